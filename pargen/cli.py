@@ -1,0 +1,259 @@
+"""Command line: each command converts its options and calls one core function."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pargen import __version__
+from pargen.config import Config, resolve
+from pargen.errors import ExitCode, PargenError
+from pargen.plan import Plan, make_plan
+from pargen.plan_format import FORMATTERS
+from pargen.render import ScriptLocation, render_script
+from pargen.run import execute, prepare_run
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_VAR = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.DOTALL)
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def _parse_vars(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        match = _VAR.fullmatch(value)
+        if match is None:
+            raise click.BadParameter(f"{value!r}: write it as NAME=VALUE")
+        pairs.append((match.group(1), match.group(2)))
+    return tuple(pairs)
+
+
+root_argument = click.argument(
+    "root", default=".", type=click.Path(file_okay=False, path_type=str)
+)
+
+plan_options = _options(
+    click.option("--exclude", multiple=True, metavar="GLOB", help="Skip matching directories."),
+    click.option("--only", multiple=True, metavar="GLOB", help="Keep jobs whose id or name match."),
+    click.option("--except", "except_", multiple=True, metavar="GLOB", help="Drop matching jobs."),
+    click.option("--max-jobs", type=str, help="Refuse plans with more jobs than this."),
+    click.option("--var-file", "var_files", multiple=True, metavar="FILE", help="As packer's."),
+    click.option(
+        "--var", "vars", multiple=True, metavar="NAME=VALUE", callback=_parse_vars, help="As packer's."
+    ),
+    click.option("--flat", is_flag=True, default=None, help="Ignore the image hierarchy."),
+)
+
+run_options = _options(
+    click.option("--jobs", "-j", help="Concurrent builds: N, N%, +N or -N (default 100%)."),
+    click.option("--load", help="Start no build while more threads than this run."),
+    click.option("--memfree", help="Start a build only with this much memory free (2G)."),
+    click.option("--delay", help="At least this long between two starts (5s)."),
+    click.option("--timeout", help="Stop a build gracefully after this long (2h)."),
+    click.option("--retries", help="Run a failing build up to N more times."),
+    click.option("--halt", help="never (default), soon,fail=N or now,fail=N (N or N%)."),
+    click.option("--grace", help="Time Packer gets to clean up when stopped (default 15m)."),
+    click.option("--pipeline-id", help="Pipelines with the same id never overlap."),
+    click.option(
+        "--on-overlap",
+        type=click.Choice(["wait", "fail", "cancel"]),
+        help="When the pipeline id is busy: wait (default), fail (exit 4), cancel the other.",
+    ),
+    click.option("--group-limit", help="Machine-wide limit per source type (default: none)."),
+)
+
+
+def _config(root: str, options: dict[str, Any]) -> Config:
+    cli = dict(options)
+    cli["except"] = cli.pop("except_", ())
+    flat = cli.pop("flat", None)
+    cli["flat"] = "true" if flat else None
+    return resolve(Path(root), cli)
+
+
+def _plan(root: str, config: Config) -> Plan:
+    plan = make_plan(root, config.plan, os.environ)
+    for warning in plan.warnings:
+        click.echo(f"pargen: warning: {warning}", err=True)
+    return plan
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pargen")
+def cli() -> None:
+    """Build trees of Packer templates in parallel with GNU parallel, within limits."""
+
+
+@cli.command()
+@root_argument
+@plan_options
+@click.option(
+    "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True
+)
+def plan(root: str, fmt: str, **options: Any) -> None:
+    """Print the job list of the tree at ROOT."""
+    config = _config(root, options)
+    click.echo(FORMATTERS[fmt](_plan(root, config)), nl=False)
+
+
+def _given_options(ctx: click.Context, skip: frozenset[str]) -> list[str]:
+    """The options typed on the command line, to repeat in the script's header."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in skip or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        flag = param.opts[0] if param.opts[0].startswith("--") else param.opts[-1]
+        value = ctx.params[param.name]
+        if param.is_flag:
+            args.append(flag)
+        elif isinstance(value, tuple):
+            for item in value:
+                text = f"{item[0]}={item[1]}" if isinstance(item, tuple) else str(item)
+                args += [flag, text]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def _render_for(root: str, script: Path, ctx: click.Context, options: dict[str, Any]) -> str:
+    config = _config(root, options)
+    plan = _plan(root, config)
+    location = ScriptLocation(script.parent, script.name)
+    return render_script(plan, config.run, location, _given_options(ctx, _NOT_REPEATED))
+
+
+_NOT_REPEATED = frozenset({"output", "run_dir"})
+
+
+@cli.command()
+@root_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@plan_options
+@run_options
+@click.pass_context
+def render(ctx: click.Context, root: str, output: Path | None, **options: Any) -> None:
+    """Write the standalone script that builds the tree at ROOT.
+
+    Without -o the script goes to stdout and expects to be saved in ROOT as pargen.sh.
+    """
+    script = output if output is not None else Path(root) / "pargen.sh"
+    text = _render_for(root, script, ctx, options)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+        output.chmod(0o755)
+    except OSError as err:
+        raise PargenError(f"cannot write {output}: {err.strerror}; check the path") from err
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="[ROOT] FILE")
+@plan_options
+@run_options
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], **options: Any) -> None:
+    """Exit 0 when FILE is what render would write now, else print a diff and exit 1."""
+    if len(paths) > 2:
+        raise click.UsageError("give at most ROOT and FILE")
+    root, file = (".", paths[0]) if len(paths) == 1 else paths
+    script = Path(file)
+    try:
+        current = script.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise PargenError(f"{file}: cannot read it ({err}); render it with pargen render -o") from err
+    expected = _render_for(root, script, ctx, options)
+    if current == expected:
+        return
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True),
+        expected.splitlines(keepends=True),
+        fromfile=f"{file} (committed)",
+        tofile=f"{file} (pargen render)",
+    )
+    click.echo("".join(diff), nl=False)
+    click.echo(f"pargen: {file} is stale; regenerate it with the command in its header", err=True)
+    raise SystemExit(ExitCode.JOBS_FAILED)
+
+
+@cli.command(name="exec")
+@root_argument
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Run here.")
+@plan_options
+@run_options
+@click.pass_context
+def exec_(ctx: click.Context, root: str, run_dir: Path | None, **options: Any) -> None:
+    """Plan ROOT, render the script into a new run directory, run it."""
+    config = _config(root, options)
+    plan = _plan(root, config)
+    if not plan.jobs:
+        click.echo(f"pargen: nothing to build under {root}: the plan has no jobs", err=True)
+        return
+    run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED))
+    code = execute(
+        run,
+        on_line=lambda line: click.echo(line, nl=False),
+        on_err=lambda line: click.echo(line, nl=False, err=True),
+    )
+    raise SystemExit(code)
+
+
+def main() -> None:
+    """Entry point: one line per error, the contract's exit codes, never a bare traceback."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except PargenError as err:
+        for line in err.lines:
+            click.echo(f"pargen: error: {line}", err=True)
+        sys.exit(int(err.code))
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(ExitCode.BAD_INPUT)
+    except SystemExit:
+        raise
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("pargen: interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception:
+        sys.exit(_crash())
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _crash() -> int:
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="pargen-crash-", suffix=".txt", delete=False
+    ) as handle:
+        traceback.print_exc(file=handle)
+    kind, value, _ = sys.exc_info()
+    name = kind.__name__ if kind else "error"
+    click.echo(
+        f"pargen: internal error: {name}: {value}; traceback saved to {handle.name}; "
+        "please report it with that file",
+        err=True,
+    )
+    return int(ExitCode.INTERNAL)

@@ -1,0 +1,299 @@
+"""Options from ``pargen.hcl`` at ROOT and the command line, checked once (the command line wins)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import hcl2
+
+from pargen.errors import Problem, ProblemsError
+
+CONFIG_FILE = "pargen.hcl"
+
+OverlapPolicy = Literal["wait", "fail", "cancel"]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Jobs sharing a machine-wide counting semaphore (for example one cloud account)."""
+
+    name: str
+    limit: int
+    types: tuple[str, ...] = ()
+    """Globs over source types (``amazon-*``)."""
+    names: tuple[str, ...] = ()
+    """Globs over job ids and full build names."""
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    exclude: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    except_: tuple[str, ...] = ()
+    max_jobs: int | None = None
+    var_files: tuple[str, ...] = ()
+    vars: tuple[tuple[str, str], ...] = ()
+    flat: bool = False
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How the rendered script schedules and stops the plan."""
+
+    jobs: str = "100%"
+    load: str | None = None
+    memfree: str | None = None
+    delay: float = 0.0
+    timeout: float | None = None
+    retries: int = 0
+    halt: str = "never"
+    grace: float = 900.0
+    pipeline_id: str | None = None
+    on_overlap: OverlapPolicy = "wait"
+    group_limit: int | None = None
+    """Limit of the default per-source-type groups; None: no semaphore for them."""
+    groups: tuple[Group, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Config:
+    plan: PlanOptions
+    run: RunSettings
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in ``90``, ``1.5``, ``30s``, ``15m``, ``2h``, ``1h30m``; None when not a duration."""
+    text = text.strip()
+    pos, total = 0, 0.0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if match is None:
+            return None
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    return total if text else None
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int | None]:
+    def check(text: str) -> int | None:
+        return int(text) if re.fullmatch(r"\d+", text) and int(text) >= minimum else None
+
+    return check
+
+
+def _pattern(regex: str) -> Callable[[str], str | None]:
+    def check(text: str) -> str | None:
+        return text if re.fullmatch(regex, text) else None
+
+    return check
+
+
+def _choice(*choices: str) -> Callable[[str], str | None]:
+    def check(text: str) -> str | None:
+        return text if text in choices else None
+
+    return check
+
+
+# key -> (checker returning the typed value or None, what a good value looks like)
+_SCALARS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "jobs": (
+        _pattern(r"[1-9]\d*|\+\d+|-\d+|[1-9]\d*%"),
+        "a number of slots (4), a share of the cores (50%), or cores plus/minus N (+1, -1)",
+    ),
+    "load": (_pattern(r"\d+(\.\d+)?%?"), "a number of running threads (4) or a share (80%)"),
+    "memfree": (_pattern(r"\d+(\.\d+)?[kKmMgGtT]?"), "a size such as 2G or 512M"),
+    "delay": (parse_duration, "a duration such as 5, 2.5s or 1m"),
+    "timeout": (parse_duration, "a duration such as 90m or 2h"),
+    "retries": (_int_at_least(0), "a whole number of retries, 0 or more"),
+    "halt": (
+        _pattern(r"never|(now|soon),fail=([1-9]\d*|[1-9]\d?%|100%)"),
+        "never, soon,fail=N, now,fail=N, or a percentage such as soon,fail=20%",
+    ),
+    "grace": (parse_duration, "a duration such as 15m"),
+    "pipeline_id": (
+        _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"),
+        "letters, digits, '.', '_' and '-', starting with a letter or digit",
+    ),
+    "on_overlap": (_choice("wait", "fail", "cancel"), "one of wait, fail, cancel"),
+    "group_limit": (_int_at_least(1), "a whole number, 1 or more"),
+    "max_jobs": (_int_at_least(1), "a whole number, 1 or more"),
+    "flat": (_choice("true", "false"), "true or false"),
+}
+_LISTS = ("exclude", "var_files", "only", "except")
+_RUN_KEYS = frozenset(
+    f.name for f in RunSettings.__dataclass_fields__.values() if f.name != "groups"
+)
+
+
+@dataclass
+class _Located:
+    value: Any
+    where: Problem
+    """Where the value came from, with an empty message."""
+
+
+def _unquote(value: Any) -> Any:
+    # python-hcl2 8 keeps the quotes of string literals.
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    return value
+
+
+def _line_of(text: str, key: str, start: int = 0) -> tuple[int, int]:
+    lines = text.splitlines()
+    for number in range(start, len(lines)):
+        match = re.match(rf"(\s*){re.escape(key)}\b", lines[number])
+        if match:
+            return number + 1, len(match.group(1)) + 1
+    return 0, 0
+
+
+def read_config_file(root: Path) -> dict[str, _Located]:
+    """The raw settings in ``ROOT/pargen.hcl`` (none when it does not exist)."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = hcl2.loads(text)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProblemsError([Problem(CONFIG_FILE, 0, 0, f"cannot read: {err}")]) from err
+    except Exception as err:  # lark raises many kinds; all mean the same to a person
+        line, col = getattr(err, "line", 0), getattr(err, "column", 0)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ProblemsError(
+            [Problem(CONFIG_FILE, line, col, f"not valid HCL: {first}")]
+        ) from err
+    located: dict[str, _Located] = {}
+    problems: list[Problem] = []
+    for key, value in data.items():
+        line, col = _line_of(text, key)
+        where = Problem(CONFIG_FILE, line, col, "")
+        if key == "group":
+            located[key] = _Located(value, where)
+        elif key in _SCALARS or key in _LISTS:
+            located[key] = _Located(_unquote(value), where)
+        else:
+            known = ", ".join(sorted([*_SCALARS, *_LISTS, "group"]))
+            problems.append(_at(where, f"unknown setting {key!r}; known settings: {known}"))
+    if "group" in located:
+        located["group"] = _Located(_read_groups(located["group"].value, text, problems), where)
+    if problems:
+        raise ProblemsError(problems)
+    return located
+
+
+def _at(where: Problem, message: str) -> Problem:
+    return Problem(where.path, where.line, where.col, message)
+
+
+def _read_groups(raw: Any, text: str, problems: list[Problem]) -> tuple[Group, ...]:
+    groups: list[Group] = []
+    search_from = 0
+    for block in raw if isinstance(raw, list) else [raw]:
+        for label, body in block.items():
+            name = _unquote(label)
+            line, col = _line_of(text, "group", search_from)
+            search_from = line
+            where = Problem(CONFIG_FILE, line, col, "")
+            body = {k: _unquote(v) for k, v in body.items() if not k.startswith("__")}
+            unknown = sorted(set(body) - {"limit", "types", "names"})
+            if unknown:
+                problems.append(
+                    _at(where, f"group {name!r}: unknown key {unknown[0]!r}; use limit, types, names")
+                )
+                continue
+            limit = body.get("limit")
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                problems.append(_at(where, f"group {name!r}: set limit to a whole number >= 1"))
+                continue
+            types, names = body.get("types", []), body.get("names", [])
+            if not _string_list(types) or not _string_list(names) or not (types or names):
+                problems.append(
+                    _at(where, f"group {name!r}: give types and/or names as lists of globs")
+                )
+                continue
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+                problems.append(
+                    _at(where, f"group {name!r}: name it with letters, digits, '.', '_', '-'")
+                )
+                continue
+            groups.append(Group(name, limit, tuple(types), tuple(names)))
+    return tuple(groups)
+
+
+def _string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
+    """Merge ``pargen.hcl`` and command-line values (None or empty: not given) and check them."""
+    file_values = read_config_file(root)
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    for key, (check, expected) in _SCALARS.items():
+        given = cli.get(key)
+        if given is not None:
+            raw: Any = given
+            where = Problem("--" + key.replace("_", "-"), 0, 0, "")
+        elif key in file_values:
+            raw, where = file_values[key].value, file_values[key].where
+        else:
+            continue
+        text = str(raw).lower() if isinstance(raw, bool) else str(raw)
+        value = check(text) if isinstance(raw, (str, int, float, bool)) else None
+        if value is None:
+            problems.append(_at(where, f"{key} = {raw!r} is not valid; expected {expected}"))
+        else:
+            values[key] = value
+    for key in _LISTS:
+        given = cli.get(key)
+        if given:
+            # Paths on the command line are relative to the current directory.
+            base = Path.cwd()
+            values[key] = tuple(given)
+            where = Problem("--" + key.replace("_", "-").rstrip("s"), 0, 0, "")
+        elif key in file_values:
+            # Paths in pargen.hcl are relative to ROOT, wherever pargen runs from.
+            base = root
+            raw, where = file_values[key].value, file_values[key].where
+            if not _string_list(raw):
+                problems.append(_at(where, f"{key} must be a list of strings"))
+                continue
+            values[key] = tuple(raw)
+        else:
+            continue
+        if key == "var_files":
+            values[key] = tuple(str((base / p).absolute()) for p in values[key])
+            problems.extend(
+                _at(where, f"var file {p!r} does not exist; fix the path")
+                for p, full in zip(given or file_values[key].value, values[key], strict=True)
+                if not Path(full).is_file()
+            )
+    if problems:
+        raise ProblemsError(problems)
+    groups = file_values["group"].value if "group" in file_values else ()
+    run = RunSettings(
+        **{k: v for k, v in values.items() if k in _RUN_KEYS},
+        groups=groups,
+    )
+    plan = PlanOptions(
+        exclude=values.get("exclude", ()),
+        only=values.get("only", ()),
+        except_=values.get("except", ()),
+        max_jobs=values.get("max_jobs"),
+        var_files=values.get("var_files", ()),
+        vars=tuple(cli.get("vars") or ()),
+        flat=values.get("flat") == "true",
+    )
+    return Config(plan=plan, run=run)

@@ -1,0 +1,226 @@
+"""Find the Packer templates in a tree, the way Packer itself would load them."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pargen.errors import Problem, ProblemsError
+
+TemplateKind = Literal["hcl", "legacy"]
+
+HCL_SUFFIX = ".pkr.hcl"
+HCL_JSON_SUFFIX = ".pkr.json"
+AUTO_VAR_SUFFIXES = (".auto.pkrvars.hcl", ".auto.pkrvars.json")
+# Directories that hold build products or tool state, never templates.
+SKIPPED_DIR_NAMES = frozenset({"packer_cache", ".pargen"})
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """One thing Packer builds: a directory of HCL2 files or a legacy JSON template file."""
+
+    rel: str
+    """Path relative to ROOT as the plan shows it: '.' for ROOT itself."""
+    kind: TemplateKind
+    directory: Path
+    """Absolute directory Packer runs from (relative paths in templates resolve against it)."""
+    files: tuple[Path, ...]
+    """Template files in Packer's load order (.pkr.hcl first, then .pkr.json, each sorted)."""
+    auto_var_files: tuple[Path, ...] = ()
+    """*.auto.pkrvars.hcl then *.auto.pkrvars.json, sorted: later ones override earlier."""
+
+    @property
+    def target(self) -> str:
+        """The path argument of ``packer build``, relative to ``directory``."""
+        return "." if self.kind == "hcl" else self.files[0].name
+
+    @property
+    def workdir(self) -> str:
+        """``directory`` relative to ROOT ('.' for ROOT)."""
+        return self.rel if self.kind == "hcl" else posix_parent(self.rel)
+
+
+def posix_parent(rel: str) -> str:
+    head, _, _ = rel.rpartition("/")
+    return head or "."
+
+
+def display_path(root: Path, path: Path) -> str:
+    """A path as people see it in messages: relative to ROOT when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def discover(root: Path, exclude: Iterable[str] = ()) -> list[TemplateSource]:
+    """Every template under ``root``, sorted by path; problems raised together."""
+    if not root.is_dir():
+        raise ProblemsError(
+            [Problem(str(root), 0, 0, "not a directory: give the root of a template tree")]
+        )
+    walker = _Walker(root.absolute(), tuple(exclude))
+    walker.walk(walker.root, ".", ())
+    if walker.problems:
+        raise ProblemsError(walker.problems)
+    return sorted(walker.found, key=lambda t: _sort_key(t.rel))
+
+
+def _sort_key(rel: str) -> tuple[str, ...]:
+    return tuple(rel.split("/")) if rel != "." else ()
+
+
+class _Walker:
+    def __init__(self, root: Path, exclude: tuple[str, ...]) -> None:
+        self.root = root
+        self.exclude = exclude
+        self.found: list[TemplateSource] = []
+        self.problems: list[Problem] = []
+        self.seen_real: dict[str, str] = {}
+
+    def excluded(self, rel: str, name: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
+            for pattern in self.exclude
+        )
+
+    def walk(self, directory: Path, rel: str, stack: tuple[str, ...]) -> None:
+        real = os.path.realpath(directory)
+        if real in stack:
+            self.problems.append(
+                Problem(
+                    rel,
+                    0,
+                    0,
+                    "symlink loop: this directory links back to one of its parents; "
+                    "remove the link or add it to exclude",
+                )
+            )
+            return
+        if real in self.seen_real:
+            # The same directory reached through a second path would build every image twice.
+            return
+        self.seen_real[real] = rel
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as err:
+            self.problems.append(Problem(rel, 0, 0, f"cannot read directory: {err.strerror}"))
+            return
+        self.collect_templates(directory, rel, entries)
+        for entry in entries:
+            child_rel = entry.name if rel == "." else f"{rel}/{entry.name}"
+            if not _is_dir(entry) or self.skipped_dir(entry.name, child_rel):
+                continue
+            self.walk(Path(entry.path), child_rel, (*stack, real))
+
+    def skipped_dir(self, name: str, rel: str) -> bool:
+        return (
+            name.startswith(".")
+            or name in SKIPPED_DIR_NAMES
+            or name.startswith("output-")
+            or self.excluded(rel, name)
+        )
+
+    def collect_templates(self, directory: Path, rel: str, entries: list[os.DirEntry[str]]) -> None:
+        hcl: list[Path] = []
+        hcl_json: list[Path] = []
+        auto_hcl: list[Path] = []
+        auto_json: list[Path] = []
+        legacy: list[Path] = []
+        broken: list[str] = []
+        for entry in entries:
+            name = entry.name
+            if entry.is_symlink() and not os.path.exists(entry.path):
+                broken.append(name)
+                continue
+            if not entry.is_file():
+                continue
+            path = Path(entry.path)
+            if name.endswith(HCL_SUFFIX):
+                hcl.append(path)
+            elif name.endswith(".auto.pkrvars.hcl"):
+                auto_hcl.append(path)
+            elif name.endswith(".auto.pkrvars.json"):
+                auto_json.append(path)
+            elif name.endswith(HCL_JSON_SUFFIX):
+                hcl_json.append(path)
+            elif name.endswith(".json") and not name.endswith(".pkrvars.json"):
+                legacy.append(path)
+        is_template = bool(hcl or hcl_json)
+        for name in broken:
+            if is_template or _packer_name(name):
+                file_rel = name if rel == "." else f"{rel}/{name}"
+                self.problems.append(
+                    Problem(
+                        file_rel,
+                        0,
+                        0,
+                        f"broken symlink (points to {os.readlink(directory / name)!r}); "
+                        "fix or remove the link",
+                    )
+                )
+        if is_template:
+            self.found.append(
+                TemplateSource(
+                    rel=rel,
+                    kind="hcl",
+                    directory=directory,
+                    files=(*hcl, *hcl_json),
+                    auto_var_files=(*auto_hcl, *auto_json),
+                )
+            )
+        for path in legacy:
+            file_rel = path.name if rel == "." else f"{rel}/{path.name}"
+            if self.excluded(file_rel, path.name):
+                continue
+            problem = _legacy_problem(path, file_rel)
+            if problem is not None:
+                self.problems.append(problem)
+            elif _is_legacy_template(path):
+                self.found.append(
+                    TemplateSource(rel=file_rel, kind="legacy", directory=directory, files=(path,))
+                )
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _packer_name(name: str) -> bool:
+    return name.endswith((HCL_SUFFIX, HCL_JSON_SUFFIX, *AUTO_VAR_SUFFIXES))
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _legacy_problem(path: Path, rel: str) -> Problem | None:
+    """A problem only for a file that looks like a legacy template but cannot be read as one."""
+    text = _read_text(path)
+    if text is None or '"builders"' not in text:
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        return Problem(rel, err.lineno, err.colno, f"invalid JSON in legacy template: {err.msg}")
+    return None
+
+
+def _is_legacy_template(path: Path) -> bool:
+    text = _read_text(path)
+    if text is None or '"builders"' not in text:
+        return False
+    data = json.loads(text)
+    return isinstance(data, dict) and isinstance(data.get("builders"), list)

@@ -1,0 +1,181 @@
+"""Turn parsed templates into the flat, ordered job list: one job per (template, full name)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pargen.config import PlanOptions
+from pargen.discover import TemplateSource, discover, posix_parent
+from pargen.errors import PargenError, Problem, ProblemsError
+from pargen.names import job_id, only_pattern
+from pargen.parse import ParsedTemplate, VarInputs
+from pargen.parse_cache import parse_all
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    template: str
+    """Template path relative to ROOT ('.' for ROOT itself)."""
+    name: str
+    """Packer's full build name."""
+    only: str
+    """The exact ``-only`` value given to Packer."""
+    after: tuple[str, ...]
+    """Ids of the jobs that must succeed first."""
+    source_type: str
+    workdir: str
+    """Directory Packer runs from, relative to ROOT."""
+    target: str
+    """Path argument of ``packer build`` ('.' or a legacy template's file name)."""
+    needs_init: bool
+    vars: tuple[tuple[str, str], ...]
+    """The ``-var`` values this template declares (Packer rejects undeclared ones)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: str
+    """ROOT as given."""
+    jobs: tuple[Job, ...]
+    """Every job after the jobs in its ``after``."""
+    var_files: tuple[str, ...]
+    """Absolute paths of ``-var-file`` arguments, passed to every job."""
+    warnings: tuple[Problem, ...] = ()
+
+
+def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
+    """Discover, parse and order the tree at ``root``; every problem is raised in one pass."""
+    root_path = Path(root)
+    sources = discover(root_path, options.exclude)
+    inputs = VarInputs(
+        var_files=options.var_files,
+        vars=options.vars,
+        env={k: v for k, v in env.items() if k.startswith("PKR_VAR_")},
+    )
+    parsed = parse_all(sources, root_path, inputs)
+    jobs = _jobs(parsed, options)
+    jobs = _select(jobs, options.only, options.except_)
+    if options.max_jobs is not None and len(jobs) > options.max_jobs:
+        raise PargenError(
+            f"the plan has {len(jobs)} jobs, more than --max-jobs {options.max_jobs}; "
+            "narrow it with --only/--except or raise the limit"
+        )
+    jobs = _order(jobs, flat=options.flat)
+    warnings = tuple(w for template in parsed for w in template.warnings)
+    return Plan(root=root, jobs=tuple(jobs), var_files=options.var_files, warnings=warnings)
+
+
+def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
+    problems: list[Problem] = []
+    jobs: list[Job] = []
+    for template in parsed:
+        source = template.source
+        names: dict[str, str] = {}
+        for build in template.builds:
+            names.setdefault(build.name, build.source_type)
+        for build in template.builds:
+            if names.pop(build.name, None) is None:
+                continue  # several builds with one full name: -only selects them together
+            clash = _also_selected(build.name, [b.name for b in template.builds])
+            if clash:
+                problems.append(
+                    Problem(
+                        build.path,
+                        build.line,
+                        1,
+                        f"cannot select build {build.name!r} alone: a comma in its name is "
+                        f"matched by any character, so {clash!r} would be built too; "
+                        "rename one of them",
+                    )
+                )
+            jobs.append(_job(source, template, build.name, build.source_type, options))
+    if problems:
+        raise ProblemsError(problems)
+    return jobs
+
+
+def _also_selected(name: str, names: Iterable[str]) -> str | None:
+    if "," not in name:
+        return None
+    for other in names:
+        if other != name and len(other) == len(name):
+            if all(a == b or a == "," for a, b in zip(name, other, strict=True)):
+                return other
+    return None
+
+
+def _job(
+    source: TemplateSource,
+    template: ParsedTemplate,
+    name: str,
+    source_type: str,
+    options: PlanOptions,
+) -> Job:
+    declared = [(k, v) for k, v in options.vars if k in template.variables]
+    return Job(
+        id=job_id(source.rel, name),
+        template=source.rel,
+        name=name,
+        only=only_pattern(name),
+        after=(),
+        source_type=source_type,
+        workdir=source.workdir,
+        target=source.target,
+        needs_init=template.required_plugins,
+        vars=tuple(declared),
+    )
+
+
+def _matches(job: Job, patterns: Iterable[str]) -> bool:
+    return any(
+        fnmatch.fnmatchcase(job.id, p) or fnmatch.fnmatchcase(job.name, p) for p in patterns
+    )
+
+
+def _select(jobs: list[Job], only: tuple[str, ...], except_: tuple[str, ...]) -> list[Job]:
+    if only:
+        jobs = [j for j in jobs if _matches(j, only)]
+    if except_:
+        jobs = [j for j in jobs if not _matches(j, except_)]
+    return jobs
+
+
+def _order(jobs: list[Job], *, flat: bool) -> list[Job]:
+    """Parents before children; each template waits for its nearest ancestor with jobs."""
+    by_template: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_template.setdefault(job.template, []).append(job)
+    dir_templates = {j.template for j in jobs if j.target == "."}
+    ordered: list[Job] = []
+    for template in sorted(by_template, key=_path_key):
+        after: tuple[str, ...] = ()
+        if not flat:
+            ancestor = _nearest_ancestor(template, dir_templates)
+            if ancestor is not None:
+                after = tuple(j.id for j in by_template[ancestor])
+        ordered.extend(_with_after(j, after) for j in by_template[template])
+    return ordered
+
+
+def _nearest_ancestor(template: str, dir_templates: set[str]) -> str | None:
+    """The closest directory template above ``template`` (a legacy file's own directory counts)."""
+    if template == ".":
+        return None
+    candidate = posix_parent(template)
+    while candidate not in dir_templates:
+        if candidate == ".":
+            return None
+        candidate = posix_parent(candidate)
+    return candidate
+
+
+def _with_after(job: Job, after: tuple[str, ...]) -> Job:
+    return Job(**{**job.__dict__, "after": after})
+
+
+def _path_key(rel: str) -> tuple[str, ...]:
+    return () if rel == "." else tuple(rel.split("/"))

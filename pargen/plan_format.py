@@ -1,0 +1,79 @@
+"""The plan as people (table), programs (json) and Graphviz (dot) read it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pargen.plan import Job, Plan
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    """The ``plan --format json`` document (contract.md), also saved as ``plan.json`` of a run."""
+    return {
+        "root": plan.root,
+        "jobs": [
+            {
+                "id": job.id,
+                "template": job.template,
+                "name": job.name,
+                "only": job.only,
+                "after": list(job.after),
+                "source_type": job.source_type,
+                "workdir": job.workdir,
+                "target": job.target,
+            }
+            for job in plan.jobs
+        ],
+    }
+
+
+def as_json(plan: Plan) -> str:
+    return json.dumps(plan_dict(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+def as_table(plan: Plan) -> str:
+    """One block per template: what it waits for, then its jobs with their -only values."""
+    if not plan.jobs:
+        return f"no jobs planned under {plan.root}\n"
+    templates: dict[str, list[Job]] = {}
+    for job in plan.jobs:
+        templates.setdefault(job.template, []).append(job)
+    template_of = {job.id: job.template for job in plan.jobs}
+    lines: list[str] = []
+    for template, jobs in templates.items():
+        waits = sorted({template_of[a] for a in jobs[0].after})
+        count = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}"
+        after = f", after {', '.join(waits)}" if waits else ""
+        lines.append(f"{template}  ({count}{after})")
+        width = max(len(j.id) for j in jobs)
+        for job in jobs:
+            only = f"  -only={job.only}" if job.only != job.name else ""
+            lines.append(f"  {job.id.ljust(width)}{only}".rstrip())
+    total = len(plan.jobs)
+    lines.append(f"{total} job{'s' if total != 1 else ''} in {len(templates)} template(s)")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def as_dot(plan: Plan) -> str:
+    """Jobs clustered by template; an edge from each job to the jobs waiting for it."""
+    lines = ["digraph pargen {", "  rankdir=LR;", "  node [shape=box];"]
+    templates: dict[str, list[Job]] = {}
+    for job in plan.jobs:
+        templates.setdefault(job.template, []).append(job)
+    for index, (template, jobs) in enumerate(templates.items()):
+        lines.append(f"  subgraph cluster_{index} {{")
+        lines.append(f"    label={_dot_quote(template)};")
+        lines.extend(f"    {_dot_quote(j.id)} [label={_dot_quote(j.name)}];" for j in jobs)
+        lines.append("  }")
+    for job in plan.jobs:
+        lines.extend(f"  {_dot_quote(a)} -> {_dot_quote(job.id)};" for a in job.after)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+FORMATTERS = {"table": as_table, "json": as_json, "dot": as_dot}

@@ -1,0 +1,253 @@
+"""Render the plan into the standalone bash script that runs it with GNU parallel."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import math
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from pargen import __version__
+from pargen.config import Group, RunSettings
+from pargen.names import slug
+from pargen.plan import Job, Plan
+from pargen.tools import git
+
+TEMPLATE = "run.sh.j2"
+
+
+@dataclass(frozen=True)
+class ScriptJob:
+    number: int
+    id: str
+    dir: str
+    target: str
+    only: str
+    name: str
+    log: str
+    group: int
+    after: str
+    vars: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScriptGroup:
+    number: int
+    name: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class ScriptInit:
+    dir: str
+    log: str
+
+
+@dataclass(frozen=True)
+class ScriptLocation:
+    """Where the script will live, so that it can find the tree relative to itself."""
+
+    directory: Path
+    name: str
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pargen.templates", "."),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["q"] = lambda value: shlex.quote(str(value))
+    return env
+
+
+def render_script(
+    plan: Plan,
+    settings: RunSettings,
+    location: ScriptLocation,
+    command_args: Sequence[str] = (),
+) -> str:
+    """The script text: the same inputs always give the same bytes (no time, no cwd)."""
+    root = Path(plan.root).resolve()
+    root_from_script = Path(os.path.relpath(root, location.directory.resolve())).as_posix()
+    groups, job_groups = _groups(plan.jobs, settings)
+    jobs = _script_jobs(plan.jobs, job_groups)
+    halt_when, halt_failures = _halt(settings.halt, len(jobs))
+    args = " ".join(shlex.quote(a) for a in command_args)
+    script = location.name
+    regenerate_root = shlex.quote(root_from_script)
+    context = {
+        "version": __version__,
+        "root_label": f"'{root_from_script}' (relative to this script)",
+        "render_command": f"pargen render {regenerate_root} {args} -o {shlex.quote(script)}".replace(
+            "  ", " "
+        )
+        + "   # from this script's directory",
+        "check_command": f"pargen check {regenerate_root} {args} {shlex.quote(script)}".replace(
+            "  ", " "
+        ),
+        "template_count": len({j.template for j in plan.jobs}),
+        "limits_summary": _limits_summary(settings, groups),
+        "pipeline_id": settings.pipeline_id or default_pipeline_id(root),
+        "on_overlap": settings.on_overlap,
+        "slots_spec": settings.jobs,
+        "delay_us": round(settings.delay * 1_000_000),
+        "grace_s": math.ceil(settings.grace),
+        "halt_when": halt_when,
+        "halt_failures": halt_failures,
+        "attempts": settings.retries + 1,
+        "parallel_limits": _parallel_limits(settings),
+        "root_from_script": root_from_script,
+        "jobs": jobs,
+        "var_files": [_var_file(root, path) for path in plan.var_files],
+        "groups": groups,
+        "inits": _inits(plan.jobs),
+    }
+    return _environment().get_template(TEMPLATE).render(context)
+
+
+def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[ScriptJob]:
+    numbers = {job.id: index for index, job in enumerate(jobs, start=1)}
+    logs = _log_names(jobs)
+    return [
+        ScriptJob(
+            number=numbers[job.id],
+            id=job.id,
+            dir=job.workdir,
+            target=f"./{job.target}" if job.target.startswith("-") else job.target,
+            only=job.only,
+            name=job.name,
+            log=logs[job.id],
+            group=job_groups.get(job.id, 0),
+            after=" ".join(str(numbers[a]) for a in job.after if a in numbers),
+            vars=tuple(f"{k}={v}" for k, v in job.vars),
+        )
+        for job in jobs
+    ]
+
+
+def _log_names(jobs: Sequence[Job]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for job in jobs:
+        name = slug(job.id)
+        if name.lower() in taken:  # case-insensitive file systems exist
+            name = f"{name}-{hashlib.sha256(job.id.encode()).hexdigest()[:8]}"
+        taken.add(name.lower())
+        names[job.id] = f"{name}.log"
+    return names
+
+
+def _groups(
+    jobs: Sequence[Job], settings: RunSettings
+) -> tuple[list[ScriptGroup], dict[str, int]]:
+    """Configured groups first (first match wins), then one per source type with a limit."""
+    groups: list[ScriptGroup] = []
+    numbers: dict[str, int] = {}
+    job_groups: dict[str, int] = {}
+    for job in jobs:
+        group = _configured_group(job, settings.groups)
+        if group is not None:
+            key, name, limit = f"config:{group.name}", group.name, group.limit
+        elif settings.group_limit is not None:
+            key, name, limit = f"type:{job.source_type}", job.source_type, settings.group_limit
+        else:
+            continue
+        if key not in numbers:
+            numbers[key] = len(groups) + 1
+            groups.append(ScriptGroup(numbers[key], name, limit))
+        job_groups[job.id] = numbers[key]
+    return groups, job_groups
+
+
+def _configured_group(job: Job, groups: Sequence[Group]) -> Group | None:
+    for group in groups:
+        if any(fnmatch.fnmatchcase(job.source_type, t) for t in group.types) or any(
+            fnmatch.fnmatchcase(job.id, n) or fnmatch.fnmatchcase(job.name, n) for n in group.names
+        ):
+            return group
+    return None
+
+
+def _halt(halt: str, total: int) -> tuple[str, int]:
+    if halt == "never":
+        return "never", 0
+    when, _, rest = halt.partition(",fail=")
+    if rest.endswith("%"):
+        return when, max(1, math.ceil(total * int(rest[:-1]) / 100))
+    return when, int(rest)
+
+
+def _parallel_limits(settings: RunSettings) -> list[str]:
+    args: list[str] = []
+    if settings.load is not None:
+        args += ["--load", settings.load]
+    if settings.memfree is not None:
+        args += ["--memfree", settings.memfree]
+    if settings.timeout is not None:
+        args += ["--timeout", f"{settings.timeout:g}"]
+    return args
+
+
+def _limits_summary(settings: RunSettings, groups: Sequence[ScriptGroup]) -> str:
+    parts = [f"jobs {settings.jobs}"]
+    if settings.load is not None:
+        parts.append(f"load {settings.load}")
+    if settings.memfree is not None:
+        parts.append(f"memfree {settings.memfree}")
+    if settings.delay:
+        parts.append(f"delay {settings.delay:g}s")
+    if settings.timeout is not None:
+        parts.append(f"timeout {settings.timeout:g}s")
+    parts.append(f"retries {settings.retries}")
+    parts.append(f"halt {settings.halt}")
+    parts.append(f"grace {settings.grace:g}s")
+    parts.extend(f"group {g.name} {g.limit}" for g in groups)
+    return ", ".join(parts)
+
+
+def _inits(jobs: Sequence[Job]) -> list[ScriptInit]:
+    dirs = sorted({job.workdir for job in jobs if job.needs_init})
+    return [ScriptInit(dir=d, log=f"init-{slug(d)}.log") for d in dirs]
+
+
+def _var_file(root: Path, path: str) -> str:
+    absolute = Path(path).resolve()
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def default_pipeline_id(root: Path) -> str:
+    """The same for every clone of one repository: its remote and ROOT's path inside it."""
+    top = git(["rev-parse", "--show-toplevel"], root)
+    remote = git(["config", "--get", "remote.origin.url"], root) if top else None
+    if top and remote:
+        inside = Path(os.path.relpath(root, top)).as_posix()
+        identity = f"{_normalise_remote(remote)}/{inside}".rstrip("/.")
+        base = identity.rsplit("/", 2)[-2:] if inside == "." else [identity.rsplit("/", 1)[-1]]
+        readable = "-".join(base)
+    else:
+        identity = readable = root.name or "root"
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", readable).strip("-.") or "tree"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return f"{readable[:60]}-{digest}"
+
+
+def _normalise_remote(url: str) -> str:
+    """``git@host:org/repo.git`` and ``https://user@host/org/repo`` give one identity."""
+    url = re.sub(r"^[a-z+]+://", "", url.strip())
+    url = re.sub(r"^[^@/]*@", "", url)
+    url = url.replace(":", "/", 1) if "/" not in url.split(":", 1)[0] else url
+    return url.removesuffix(".git").rstrip("/").lower()

@@ -1,0 +1,107 @@
+"""Run directories: lay one out for a plan, run its script, follow it to the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import sh
+
+from pargen.config import RunSettings
+from pargen.errors import ExitCode, PargenError
+from pargen.plan import Plan
+from pargen.plan_format import plan_dict
+from pargen.render import ScriptLocation, render_script
+from pargen.tools import require, require_gnu_parallel
+
+RUNS_DIR = Path(".pargen") / "runs"
+SCRIPT_NAME = "run.sh"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+    script: Path
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def prepare_run(
+    plan: Plan, settings: RunSettings, run_dir: Path | None, command_args: list[str]
+) -> RunDir:
+    """Create the run directory with the plan and the exact script that will run."""
+    root = Path(plan.root)
+    default = run_dir is None
+    path = root / RUNS_DIR / new_run_id() if run_dir is None else run_dir
+    try:
+        path.mkdir(parents=True, exist_ok=not default)
+        (path / "plan.json").write_text(
+            json.dumps(plan_dict(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        script = path / SCRIPT_NAME
+        script.write_text(
+            render_script(plan, settings, ScriptLocation(path, SCRIPT_NAME), command_args),
+            encoding="utf-8",
+        )
+        script.chmod(0o755)
+        if default:
+            _point_latest(root / RUNS_DIR, path.name)
+    except OSError as err:
+        raise PargenError(
+            f"cannot write run directory {path}: {err.strerror}; choose another with --run-dir"
+        ) from err
+    return RunDir(path=path, script=script)
+
+
+def _point_latest(runs: Path, name: str) -> None:
+    link = runs / "latest"
+    tmp = runs / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(name)
+    tmp.replace(link)
+
+
+def execute(run: RunDir, on_line: Callable[[str], None], on_err: Callable[[str], None]) -> int:
+    """Run the script to its end and return its exit code.
+
+    The script runs in its own session so that a Ctrl-C reaches it once, through pargen:
+    SIGINT and SIGTERM are passed on and pargen waits for the script's graceful stop
+    instead of leaving builds behind.
+    """
+    require_gnu_parallel()
+    require("packer")
+    bash = sh.Command(require("bash"))
+    process: Any = bash(
+        str(run.script),
+        "--run-dir",
+        str(run.path),
+        _bg=True,
+        _bg_exc=False,
+        _new_session=True,
+        _out=on_line,
+        _err=on_err,
+        _in=os.devnull,
+        _ok_code=list(range(256)),
+    )
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        process.signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    code = int(process.exit_code)
+    return code if code in {int(c) for c in ExitCode} else int(ExitCode.INTERNAL)
