@@ -16,11 +16,13 @@ import click
 
 from pargen import __version__
 from pargen.config import Config, resolve
+from pargen.console import Console
 from pargen.errors import ExitCode, PargenError
 from pargen.plan import Plan, make_plan
 from pargen.plan_format import FORMATTERS
 from pargen.render import ScriptLocation, render_script
-from pargen.run import execute, prepare_run
+from pargen.run import prepare_run
+from pargen.supervise import HISTORY_FILE, Supervisor, read_history, slot_count
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,9 +50,7 @@ def _parse_vars(
     return tuple(pairs)
 
 
-root_argument = click.argument(
-    "root", default=".", type=click.Path(file_okay=False, path_type=str)
-)
+root_argument = click.argument("root", default=".", type=click.Path(file_okay=False, path_type=str))
 
 plan_options = _options(
     click.option("--exclude", multiple=True, metavar="GLOB", help="Skip matching directories."),
@@ -59,7 +59,12 @@ plan_options = _options(
     click.option("--max-jobs", type=str, help="Refuse plans with more jobs than this."),
     click.option("--var-file", "var_files", multiple=True, metavar="FILE", help="As packer's."),
     click.option(
-        "--var", "vars", multiple=True, metavar="NAME=VALUE", callback=_parse_vars, help="As packer's."
+        "--var",
+        "vars",
+        multiple=True,
+        metavar="NAME=VALUE",
+        callback=_parse_vars,
+        help="As packer's.",
     ),
     click.option("--flat", is_flag=True, default=None, help="Ignore the image hierarchy."),
 )
@@ -144,7 +149,7 @@ def _render_for(root: str, script: Path, ctx: click.Context, options: dict[str, 
     return render_script(plan, config.run, location, _given_options(ctx, _NOT_REPEATED))
 
 
-_NOT_REPEATED = frozenset({"output", "run_dir"})
+_NOT_REPEATED = frozenset({"output", "run_dir", "quiet", "verbose", "stall_timeout"})
 
 
 @cli.command()
@@ -184,7 +189,9 @@ def check(ctx: click.Context, paths: tuple[str, ...], **options: Any) -> None:
     try:
         current = script.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise PargenError(f"{file}: cannot read it ({err}); render it with pargen render -o") from err
+        raise PargenError(
+            f"{file}: cannot read it ({err}); render it with pargen render -o"
+        ) from err
     expected = _render_for(root, script, ctx, options)
     if current == expected:
         return
@@ -205,7 +212,23 @@ def check(ctx: click.Context, paths: tuple[str, ...], **options: Any) -> None:
 @plan_options
 @run_options
 @click.pass_context
-def exec_(ctx: click.Context, root: str, run_dir: Path | None, **options: Any) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Show only failures and the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show every start and end.")
+@click.option(
+    "--stall-timeout",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Fail the run when nothing starts or ends for this long.",
+)
+def exec_(
+    ctx: click.Context,
+    root: str,
+    run_dir: Path | None,
+    quiet: bool,
+    verbose: bool,
+    stall_timeout: float | None,
+    **options: Any,
+) -> None:
     """Plan ROOT, render the script into a new run directory, run it."""
     config = _config(root, options)
     plan = _plan(root, config)
@@ -213,11 +236,18 @@ def exec_(ctx: click.Context, root: str, run_dir: Path | None, **options: Any) -
         click.echo(f"pargen: nothing to build under {root}: the plan has no jobs", err=True)
         return
     run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED))
-    code = execute(
+    console = Console(quiet=quiet, verbose=verbose)
+    history_file = Path(root) / HISTORY_FILE
+    supervisor = Supervisor(
         run,
-        on_line=lambda line: click.echo(line, nl=False),
-        on_err=lambda line: click.echo(line, nl=False, err=True),
+        plan,
+        console,
+        stall_timeout=stall_timeout,
+        history=read_history(history_file),
+        slots=slot_count(config.run.jobs),
     )
+    code = supervisor.execute()
+    console.finish()
     raise SystemExit(code)
 
 

@@ -1,4 +1,4 @@
-"""Options from ``pargen.hcl`` at ROOT and the command line, checked once (the command line wins)."""
+"""Options from ``pargen.hcl`` at ROOT and from the command line, which wins; checked once."""
 
 from __future__ import annotations
 
@@ -171,9 +171,7 @@ def read_config_file(root: Path) -> dict[str, _Located]:
     except Exception as err:  # lark raises many kinds; all mean the same to a person
         line, col = getattr(err, "line", 0), getattr(err, "column", 0)
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ProblemsError(
-            [Problem(CONFIG_FILE, line, col, f"not valid HCL: {first}")]
-        ) from err
+        raise ProblemsError([Problem(CONFIG_FILE, line, col, f"not valid HCL: {first}")]) from err
     located: dict[str, _Located] = {}
     problems: list[Problem] = []
     for key, value in data.items():
@@ -210,7 +208,10 @@ def _read_groups(raw: Any, text: str, problems: list[Problem]) -> tuple[Group, .
             unknown = sorted(set(body) - {"limit", "types", "names"})
             if unknown:
                 problems.append(
-                    _at(where, f"group {name!r}: unknown key {unknown[0]!r}; use limit, types, names")
+                    _at(
+                        where,
+                        f"group {name!r}: unknown key {unknown[0]!r}; use limit, types, names",
+                    )
                 )
                 continue
             limit = body.get("limit")

@@ -136,7 +136,7 @@ class _Walker:
         broken: list[str] = []
         for entry in entries:
             name = entry.name
-            if entry.is_symlink() and not os.path.exists(entry.path):
+            if entry.is_symlink() and not Path(entry.path).exists():
                 broken.append(name)
                 continue
             if not entry.is_file():
@@ -161,7 +161,7 @@ class _Walker:
                         file_rel,
                         0,
                         0,
-                        f"broken symlink (points to {os.readlink(directory / name)!r}); "
+                        f"broken symlink (points to {(directory / name).readlink()!r}); "
                         "fix or remove the link",
                     )
                 )

@@ -34,7 +34,9 @@ def parse_all(
         _from_cache(source, cache.get(key)) for source, key in zip(sources, keys, strict=True)
     ]
     missing = [i for i, result in enumerate(results) if result is None]
-    for i, result in zip(missing, _parse_many([sources[i] for i in missing], root, inputs), strict=True):
+    for i, result in zip(
+        missing, _parse_many([sources[i] for i in missing], root, inputs), strict=True
+    ):
         results[i] = result
     problems = [p for r in results if isinstance(r, list) for p in r]
     if problems:
@@ -46,7 +48,9 @@ def parse_all(
     return parsed
 
 
-def _parse_one(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTemplate | list[Problem]:
+def _parse_one(
+    source: TemplateSource, root: Path, inputs: VarInputs
+) -> ParsedTemplate | list[Problem]:
     # Exceptions do not cross process boundaries intact: return the problems instead.
     try:
         return parse_template(source, root, inputs)

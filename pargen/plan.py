@@ -102,9 +102,12 @@ def _also_selected(name: str, names: Iterable[str]) -> str | None:
     if "," not in name:
         return None
     for other in names:
-        if other != name and len(other) == len(name):
-            if all(a == b or a == "," for a, b in zip(name, other, strict=True)):
-                return other
+        if (
+            other != name
+            and len(other) == len(name)
+            and all(a in (b, ",") for a, b in zip(name, other, strict=True))
+        ):
+            return other
     return None
 
 
@@ -131,9 +134,7 @@ def _job(
 
 
 def _matches(job: Job, patterns: Iterable[str]) -> bool:
-    return any(
-        fnmatch.fnmatchcase(job.id, p) or fnmatch.fnmatchcase(job.name, p) for p in patterns
-    )
+    return any(fnmatch.fnmatchcase(job.id, p) or fnmatch.fnmatchcase(job.name, p) for p in patterns)
 
 
 def _select(jobs: list[Job], only: tuple[str, ...], except_: tuple[str, ...]) -> list[Job]:

@@ -83,19 +83,13 @@ def render_script(
     groups, job_groups = _groups(plan.jobs, settings)
     jobs = _script_jobs(plan.jobs, job_groups)
     halt_when, halt_failures = _halt(settings.halt, len(jobs))
-    args = " ".join(shlex.quote(a) for a in command_args)
-    script = location.name
-    regenerate_root = shlex.quote(root_from_script)
+    words = [root_from_script, *command_args]
     context = {
         "version": __version__,
         "root_label": f"'{root_from_script}' (relative to this script)",
-        "render_command": f"pargen render {regenerate_root} {args} -o {shlex.quote(script)}".replace(
-            "  ", " "
-        )
-        + "   # from this script's directory",
-        "check_command": f"pargen check {regenerate_root} {args} {shlex.quote(script)}".replace(
-            "  ", " "
-        ),
+        "render_command": shlex.join(["pargen", "render", *words, "-o", location.name])
+        + "   # in this script's directory",
+        "check_command": shlex.join(["pargen", "check", *words, location.name]),
         "template_count": len({j.template for j in plan.jobs}),
         "limits_summary": _limits_summary(settings, groups),
         "pipeline_id": settings.pipeline_id or default_pipeline_id(root),
@@ -118,7 +112,7 @@ def render_script(
 
 def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[ScriptJob]:
     numbers = {job.id: index for index, job in enumerate(jobs, start=1)}
-    logs = _log_names(jobs)
+    logs = log_names(jobs)
     return [
         ScriptJob(
             number=numbers[job.id],
@@ -136,7 +130,8 @@ def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[Script
     ]
 
 
-def _log_names(jobs: Sequence[Job]) -> dict[str, str]:
+def log_names(jobs: Sequence[Job]) -> dict[str, str]:
+    """The log file name of each job id under the run directory's logs/."""
     names: dict[str, str] = {}
     taken: set[str] = set()
     for job in jobs:
@@ -148,9 +143,7 @@ def _log_names(jobs: Sequence[Job]) -> dict[str, str]:
     return names
 
 
-def _groups(
-    jobs: Sequence[Job], settings: RunSettings
-) -> tuple[list[ScriptGroup], dict[str, int]]:
+def _groups(jobs: Sequence[Job], settings: RunSettings) -> tuple[list[ScriptGroup], dict[str, int]]:
     """Configured groups first (first match wins), then one per source type with a limit."""
     groups: list[ScriptGroup] = []
     numbers: dict[str, int] = {}

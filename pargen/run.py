@@ -1,26 +1,19 @@
-"""Run directories: lay one out for a plan, run its script, follow it to the end."""
+"""Run directories: one per run, holding the plan and the exact script that runs it."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any
-
-import sh
 
 from pargen.config import RunSettings
-from pargen.errors import ExitCode, PargenError
+from pargen.errors import PargenError
 from pargen.plan import Plan
 from pargen.plan_format import plan_dict
 from pargen.render import ScriptLocation, render_script
-from pargen.tools import require, require_gnu_parallel
 
 RUNS_DIR = Path(".pargen") / "runs"
 SCRIPT_NAME = "run.sh"
@@ -69,39 +62,3 @@ def _point_latest(runs: Path, name: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(name)
     tmp.replace(link)
-
-
-def execute(run: RunDir, on_line: Callable[[str], None], on_err: Callable[[str], None]) -> int:
-    """Run the script to its end and return its exit code.
-
-    The script runs in its own session so that a Ctrl-C reaches it once, through pargen:
-    SIGINT and SIGTERM are passed on and pargen waits for the script's graceful stop
-    instead of leaving builds behind.
-    """
-    require_gnu_parallel()
-    require("packer")
-    bash = sh.Command(require("bash"))
-    process: Any = bash(
-        str(run.script),
-        "--run-dir",
-        str(run.path),
-        _bg=True,
-        _bg_exc=False,
-        _new_session=True,
-        _out=on_line,
-        _err=on_err,
-        _in=os.devnull,
-        _ok_code=list(range(256)),
-    )
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        process.signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        process.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    code = int(process.exit_code)
-    return code if code in {int(c) for c in ExitCode} else int(ExitCode.INTERNAL)
