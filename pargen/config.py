@@ -175,6 +175,8 @@ def read_config_file(root: Path) -> dict[str, _Located]:
     located: dict[str, _Located] = {}
     problems: list[Problem] = []
     for key, value in data.items():
+        if key.startswith("__"):  # python-hcl2's own entries (comments, block markers)
+            continue
         line, col = _line_of(text, key)
         where = Problem(CONFIG_FILE, line, col, "")
         if key == "group":
