@@ -235,15 +235,15 @@ def exec_(
     if not plan.jobs:
         click.echo(f"pargen: nothing to build under {root}: the plan has no jobs", err=True)
         return
-    run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED))
+    history = read_history(Path(root) / HISTORY_FILE)
+    run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED), history)
     console = Console(quiet=quiet, verbose=verbose)
-    history_file = Path(root) / HISTORY_FILE
     supervisor = Supervisor(
         run,
         plan,
         console,
         stall_timeout=stall_timeout,
-        history=read_history(history_file),
+        history=history,
         slots=slot_count(config.run.jobs),
     )
     code = supervisor.execute()

@@ -59,17 +59,17 @@ def display_path(root: Path, path: Path) -> str:
         return str(path)
 
 
-def discover(root: Path, exclude: Iterable[str] = ()) -> list[TemplateSource]:
-    """Every template under ``root``, sorted by path; problems raised together."""
+def discover(
+    root: Path, exclude: Iterable[str] = ()
+) -> tuple[list[TemplateSource], list[Problem]]:
+    """Every template under ``root`` sorted by path, and the problems met on the way."""
     if not root.is_dir():
         raise ProblemsError(
             [Problem(str(root), 0, 0, "not a directory: give the root of a template tree")]
         )
     walker = _Walker(root.absolute(), tuple(exclude))
     walker.walk(walker.root, ".", ())
-    if walker.problems:
-        raise ProblemsError(walker.problems)
-    return sorted(walker.found, key=lambda t: _sort_key(t.rel))
+    return sorted(walker.found, key=lambda t: _sort_key(t.rel)), walker.problems
 
 
 def _sort_key(rel: str) -> tuple[str, ...]:

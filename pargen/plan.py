@@ -50,13 +50,18 @@ class Plan:
 def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
     """Discover, parse and order the tree at ``root``; every problem is raised in one pass."""
     root_path = Path(root)
-    sources = discover(root_path, options.exclude)
+    sources, problems = discover(root_path, options.exclude)
     inputs = VarInputs(
         var_files=options.var_files,
         vars=options.vars,
         env={k: v for k, v in env.items() if k.startswith("PKR_VAR_")},
     )
-    parsed = parse_all(sources, root_path, inputs)
+    try:
+        parsed = parse_all(sources, root_path, inputs)
+    except ProblemsError as err:
+        problems.extend(err.problems)
+    if problems:
+        raise ProblemsError(problems)
     jobs = _jobs(parsed, options)
     jobs = _select(jobs, options.only, options.except_)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:

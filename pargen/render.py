@@ -8,7 +8,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +76,13 @@ def render_script(
     settings: RunSettings,
     location: ScriptLocation,
     command_args: Sequence[str] = (),
+    durations: Mapping[str, float] | None = None,
 ) -> str:
-    """The script text: the same inputs always give the same bytes (no time, no cwd)."""
+    """The script text: the same inputs always give the same bytes (no time, no cwd).
+
+    ``durations`` (seconds per job id, from earlier runs) orders ready jobs by the longest
+    remaining path; without them every job counts as one unit.
+    """
     root = Path(plan.root).resolve()
     root_from_script = Path(os.path.relpath(root, location.directory.resolve())).as_posix()
     groups, job_groups = _groups(plan.jobs, settings)
@@ -103,6 +108,8 @@ def render_script(
         "parallel_limits": _parallel_limits(settings),
         "root_from_script": root_from_script,
         "jobs": jobs,
+        "ranks": start_ranks(plan.jobs, durations or {}),
+        "ranks_from_history": bool(durations),
         "var_files": [_var_file(root, path) for path in plan.var_files],
         "groups": groups,
         "inits": _inits(plan.jobs),
@@ -128,6 +135,25 @@ def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[Script
         )
         for job in jobs
     ]
+
+
+def start_ranks(jobs: Sequence[Job], durations: Mapping[str, float]) -> list[int]:
+    """Rank of each job (in plan order) among ready jobs: longest path to the end first."""
+    known = [d for d in durations.values() if d > 0]
+    default = sorted(known)[len(known) // 2] if known else 1.0
+    children: dict[str, list[str]] = {job.id: [] for job in jobs}
+    for job in jobs:
+        for parent in job.after:
+            children.setdefault(parent, []).append(job.id)
+    remaining: dict[str, float] = {}
+    for job in reversed(jobs):  # children come after their parents
+        below = max((remaining[c] for c in children[job.id]), default=0.0)
+        remaining[job.id] = durations.get(job.id, default) + below
+    order = sorted(range(len(jobs)), key=lambda i: (-remaining[jobs[i].id], i))
+    ranks = [0] * len(jobs)
+    for rank, index in enumerate(order, start=1):
+        ranks[index] = rank
+    return ranks
 
 
 def log_names(jobs: Sequence[Job]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 import os
 import secrets
 import time
@@ -30,7 +31,11 @@ def new_run_id() -> str:
 
 
 def prepare_run(
-    plan: Plan, settings: RunSettings, run_dir: Path | None, command_args: list[str]
+    plan: Plan,
+    settings: RunSettings,
+    run_dir: Path | None,
+    command_args: list[str],
+    durations: Mapping[str, float] | None = None,
 ) -> RunDir:
     """Create the run directory with the plan and the exact script that will run."""
     root = Path(plan.root)
@@ -43,7 +48,9 @@ def prepare_run(
         )
         script = path / SCRIPT_NAME
         script.write_text(
-            render_script(plan, settings, ScriptLocation(path, SCRIPT_NAME), command_args),
+            render_script(
+                plan, settings, ScriptLocation(path, SCRIPT_NAME), command_args, durations
+            ),
             encoding="utf-8",
         )
         script.chmod(0o755)
