@@ -158,7 +158,7 @@ _NOT_REPEATED = frozenset({"output", "run_dir", "quiet", "verbose", "stall_timeo
 @plan_options
 @run_options
 @click.pass_context
-def render(ctx: click.Context, root: str, output: Path | None, **options: Any) -> None:
+def render(ctx: click.Context, /, root: str, output: Path | None, **options: Any) -> None:
     """Write the standalone script that builds the tree at ROOT.
 
     Without -o the script goes to stdout and expects to be saved in ROOT as pargen.sh.
@@ -180,7 +180,7 @@ def render(ctx: click.Context, root: str, output: Path | None, **options: Any) -
 @plan_options
 @run_options
 @click.pass_context
-def check(ctx: click.Context, paths: tuple[str, ...], **options: Any) -> None:
+def check(ctx: click.Context, /, paths: tuple[str, ...], **options: Any) -> None:
     """Exit 0 when FILE is what render would write now, else print a diff and exit 1."""
     if len(paths) > 2:
         raise click.UsageError("give at most ROOT and FILE")
@@ -222,6 +222,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], **options: Any) -> None:
 )
 def exec_(
     ctx: click.Context,
+    /,
     root: str,
     run_dir: Path | None,
     quiet: bool,

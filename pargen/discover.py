@@ -59,9 +59,7 @@ def display_path(root: Path, path: Path) -> str:
         return str(path)
 
 
-def discover(
-    root: Path, exclude: Iterable[str] = ()
-) -> tuple[list[TemplateSource], list[Problem]]:
+def discover(root: Path, exclude: Iterable[str] = ()) -> tuple[list[TemplateSource], list[Problem]]:
     """Every template under ``root`` sorted by path, and the problems met on the way."""
     if not root.is_dir():
         raise ProblemsError(

@@ -41,6 +41,10 @@ class PargenError(Exception):
         if code is not None:
             self.code = code
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the exit code when the error crosses a process boundary (parse workers).
+        return (type(self), (str(self), self.code))
+
     @property
     def lines(self) -> list[str]:
         return [str(self)]
@@ -52,6 +56,9 @@ class ProblemsError(PargenError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = sorted(set(problems))
         super().__init__(f"{len(self.problems)} problem(s) found")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.problems,))
 
     @property
     def lines(self) -> list[str]:

@@ -85,7 +85,9 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
         for build in template.builds:
             if names.pop(build.name, None) is None:
                 continue  # several builds with one full name: -only selects them together
-            clash = _also_selected(build.name, [b.name for b in template.builds])
+            clash = source.kind == "hcl" and _also_selected(
+                build.name, [b.name for b in template.builds]
+            )
             if clash:
                 problems.append(
                     Problem(
@@ -128,7 +130,8 @@ def _job(
         id=job_id(source.rel, name),
         template=source.rel,
         name=name,
-        only=only_pattern(name),
+        # Legacy JSON templates match -only exactly; HCL2 compiles it as a glob.
+        only=name if source.kind == "legacy" else only_pattern(name),
         after=(),
         source_type=source_type,
         workdir=source.workdir,

@@ -1,0 +1,235 @@
+"""Text-level preparation of HCL native syntax before python-hcl2 parses it.
+
+Every change keeps each line's number, so positions in messages stay true:
+
+- skim: the bodies of blocks that never decide a build name (top-level ``source`` and
+  ``data`` blocks; a build's provisioners and post-processors) become one comment. The
+  parser is pure Python and costs ~10 µs per token, most of them in those bodies; a syntax
+  error inside them is left for Packer to report when that build runs. The contents of
+  ``required_plugins`` and of a variable's ``validation`` blocks go the same way.
+- close_heredocs / relax_strip_markers: work-arounds for python-hcl2 8.1, which rejects
+  valid templates with blanks after a heredoc's closing marker or ``${~ ... ~}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_HEREDOC_START = re.compile(r"<<-?([A-Za-z][\w.-]*)\r?$")
+
+TOP_LEVEL_SKIPPED = frozenset({"source", "data"})
+BUILD_SKIPPED = frozenset(
+    {
+        "provisioner",
+        "post-processor",
+        "post-processors",
+        "error-cleanup-provisioner",
+        "hcp_packer_registry",
+    }
+)
+
+_TOKEN = re.compile(
+    r"""
+      (?P<newline>\n)
+    | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
+    | (?P<heredoc><<-?(?P<marker>[A-Za-z][\w.-]*)[ \t]*\r?\n)
+    | (?P<string>"(?:[^"\\$%\n]|\\.|[$%](?!\{))*")
+    | (?P<quote>")
+    | (?P<open>\{)
+    | (?P<close>\})
+    | (?P<nest>[(\[])
+    | (?P<unnest>[)\]])
+    | (?P<word>[A-Za-z_][\w-]*)
+    | (?P<blank>[ \t\r]+)
+    | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def close_heredocs(text: str) -> str:
+    """Strip blanks after a heredoc's closing marker (python-hcl2 8.1 rejects them)."""
+    if "<<" not in text:
+        return text
+    lines = text.split("\n")
+    marker: str | None = None
+    for number, line in enumerate(lines):
+        if marker is None:
+            match = _HEREDOC_START.search(line)
+            marker = match.group(1) if match else None
+        elif line.strip() == marker:
+            lines[number] = line.rstrip(" \t\r") + ("\r" if line.endswith("\r") else "")
+            marker = None
+    return "\n".join(lines)
+
+
+def relax_strip_markers(text: str) -> str | None:
+    """``${~ x ~}`` as ``${  x  }`` (same columns), or None when there is none."""
+    if "~}" not in text and "${~" not in text:
+        return None
+    return text.replace("${~", "${ ").replace("~}", " }")
+
+
+@dataclass
+class _Frame:
+    block_type: str | None
+    """None for the braces of an expression (an object, a for expression)."""
+    skipped: bool = False
+    nesting: int = 0
+    """Open ( and [ in this frame: a newline inside them does not end a statement."""
+    header: list[str] | None = field(default_factory=list)
+    """Words and labels of the statement being read, while it may still be a block header."""
+
+
+def skim(text: str) -> str:
+    """``text`` with the bodies of skipped blocks blanked; unchanged if it cannot be read."""
+    ranges = _skipped_bodies(text)
+    if not ranges:
+        return text
+    out: list[str] = []
+    position = 0
+    for start, end in ranges:
+        middle = text[start:end]
+        out.append(text[position:start])
+        # Only the newlines matter (line numbers); a long comment is slow to lex.
+        out.append("/*" + "\n" * middle.count("\n") + "*/")
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _skipped_bodies(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the bodies to blank, in order; [] when the text looks broken."""
+    stack = [_Frame("")]
+    ranges: list[tuple[int, int]] = []
+    opened: list[int] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        assert match is not None
+        kind = match.lastgroup
+        frame = stack[-1]
+        position = match.end()
+        if kind == "newline":
+            if frame.block_type is not None and frame.nesting == 0:
+                frame.header = []
+        elif kind in ("word", "string", "quote"):
+            word = match.group()
+            if kind == "quote":
+                end = _string_end(text, position)
+                if end < 0:
+                    return []
+                word = text[match.start() : end + 1]
+                position = end + 1
+            if frame.header is not None and (frame.header or kind == "word"):
+                frame.header.append(word)
+            else:
+                frame.header = None
+        elif kind == "heredoc":
+            end = _heredoc_end(text, position, match.group("marker"))
+            if end < 0:
+                return []
+            position = end
+            frame.header = None
+        elif kind == "open":
+            child = _Frame(None, header=None)
+            if frame.header:
+                child = _Frame(frame.header[0], _skipped(stack, frame.header))
+            stack.append(child)
+            opened.append(position)
+            frame.header = None
+        elif kind == "close":
+            if len(stack) == 1:
+                return []
+            closed = stack.pop()
+            start = opened.pop()
+            if closed.skipped and position - 1 - start > 0:
+                ranges.append((start, position - 1))
+        elif kind == "nest":
+            frame.nesting += 1
+            frame.header = None
+        elif kind == "unnest":
+            frame.nesting = max(frame.nesting - 1, 0)
+            frame.header = None
+        elif kind == "other":
+            frame.header = None
+    if len(stack) != 1:
+        return []
+    # Only the outermost skipped bodies: nested ones are inside them already.
+    outermost: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if not outermost or start >= outermost[-1][1]:
+            outermost.append((start, end))
+    return outermost
+
+
+def _skipped(stack: list[_Frame], header: list[str]) -> bool:
+    block_type = header[0]
+    if len(stack) == 1:
+        return block_type in TOP_LEVEL_SKIPPED
+    if len(stack) != 2:
+        return False
+    parent = stack[-1].block_type
+    if parent == "build":
+        if block_type == "dynamic":
+            return len(header) > 1 and header[1].strip('"') != "source"
+        return block_type in BUILD_SKIPPED
+    # The block itself stays (pargen asks whether it is there), its contents go.
+    return (parent, block_type) in (("packer", "required_plugins"), ("variable", "validation"))
+
+
+def _heredoc_end(text: str, position: int, marker: str) -> int:
+    """Index just past the line that closes a heredoc whose body starts at ``position``."""
+    while position <= len(text):
+        newline = text.find("\n", position)
+        line_end = len(text) if newline < 0 else newline
+        if text[position:line_end].strip() == marker:
+            return line_end
+        if newline < 0:
+            return -1
+        position = newline + 1
+    return -1
+
+
+def _string_end(text: str, index: int) -> int:
+    """Index of the quote closing a string whose content starts at ``index``; -1 if none."""
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == '"':
+            return index
+        if char == "\n":
+            return -1
+        if char in "$%" and text.startswith("{", index + 1):
+            if text.startswith(char, index - 1) and index > 0:
+                index += 2  # "$${" and "%%{" are literal text
+                continue
+            end = _template_end(text, index + 2)
+            if end < 0:
+                return -1
+            index = end + 1
+            continue
+        index += 1
+    return -1
+
+
+def _template_end(text: str, index: int) -> int:
+    """Index of the ``}`` closing an interpolation or directive opened before ``index``."""
+    depth = 0
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            index = _string_end(text, index + 1)
+            if index < 0:
+                return -1
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            if depth == 0:
+                return index
+            depth -= 1
+        index += 1
+    return -1
