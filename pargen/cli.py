@@ -21,8 +21,26 @@ from pargen.errors import ExitCode, PargenError
 from pargen.plan import Plan, make_plan
 from pargen.plan_format import FORMATTERS
 from pargen.render import ScriptLocation, render_script
-from pargen.run import prepare_run
-from pargen.supervise import HISTORY_FILE, Supervisor, read_history, slot_count
+from pargen.report import load_report
+from pargen.report_format import (
+    console_summary,
+    failed_json,
+    finish_run,
+    gitlab_folded_logs,
+    jobs_table,
+    read_log_tails,
+    report_json,
+    status_header,
+)
+from pargen.rerun import only_command, only_value, select, select_for_rerun
+from pargen.run import RUNS_DIR, prepare_run
+from pargen.supervise import (
+    HISTORY_FILE,
+    Supervisor,
+    read_history,
+    slot_count,
+    update_history,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -220,6 +238,18 @@ def check(ctx: click.Context, /, paths: tuple[str, ...], **options: Any) -> None
     metavar="SECONDS",
     help="Fail the run when nothing starts or ends for this long.",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Run again the failed jobs of a run and the jobs they held back.",
+)
+@click.option("--resume", is_flag=True, help="Run what did not succeed in an interrupted run.")
+@click.option(
+    "--from-run",
+    type=click.Path(path_type=Path),
+    metavar="RUN",
+    help="The run --retry-failed/--resume start from (default: the latest).",
+)
 def exec_(
     ctx: click.Context,
     /,
@@ -228,9 +258,24 @@ def exec_(
     quiet: bool,
     verbose: bool,
     stall_timeout: float | None,
+    retry_failed: bool,
+    resume: bool,
+    from_run: Path | None,
     **options: Any,
 ) -> None:
-    """Plan ROOT, render the script into a new run directory, run it."""
+    """Plan ROOT, render the script into a new run directory, run it, report."""
+    if retry_failed and resume:
+        raise click.UsageError("give --retry-failed or --resume, not both")
+    if from_run is not None and not (retry_failed or resume):
+        raise click.UsageError("--from-run goes with --retry-failed or --resume")
+    if retry_failed or resume:
+        previous = _run_dir(from_run, root)
+        ids = select_for_rerun(previous, "failed" if retry_failed else "resume")
+        if not ids:
+            click.echo(f"pargen: nothing to run again from run {previous.name}", err=True)
+            return
+        # Exact ids, escaped for --only's globs: the jobs of the earlier run, nothing else.
+        options["only"] = tuple(only_value(i) for i in ids)
     config = _config(root, options)
     plan = _plan(root, config)
     if not plan.jobs:
@@ -238,7 +283,8 @@ def exec_(
         return
     history = read_history(Path(root) / HISTORY_FILE)
     run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED), history)
-    console = Console(quiet=quiet, verbose=verbose)
+    # GitLab gets each job's output folded after the run instead of interleaved lines.
+    console = Console(quiet=quiet, verbose=verbose, stream_jobs=not os.environ.get("GITLAB_CI"))
     supervisor = Supervisor(
         run,
         plan,
@@ -249,7 +295,113 @@ def exec_(
     )
     code = supervisor.execute()
     console.finish()
+    _report(run.path, root, console, code)
     raise SystemExit(code)
+
+
+def _report(run_dir: Path, root: str, console: Console, code: int) -> None:
+    """Reports and summary after a run; a failure here never hides the run's exit code."""
+    try:
+        report = finish_run(run_dir, os.environ)
+    except PargenError as err:
+        console.notice(f"could not write the reports: {err}")
+        return
+    if os.environ.get("GITLAB_CI"):
+        click.echo(gitlab_folded_logs(report), nl=False)
+    click.echo(console_summary(report, read_log_tails(report)), nl=False, err=True)
+    durations = {
+        j.id: j.duration for j in report.jobs if j.state == "succeeded" and j.duration is not None
+    }
+    update_history(Path(root) / HISTORY_FILE, durations)
+    if code == ExitCode.OK and report.exit_code not in (None, ExitCode.OK):
+        console.notice("the script said success but the report does not; see report.json")
+
+
+run_argument = click.argument("run", required=False, type=click.Path(path_type=Path))
+runs_root_option = click.option(
+    "--root",
+    "root",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="The tree whose latest run to read when RUN is not given.",
+)
+
+
+def _run_dir(run: Path | None, root: str) -> Path:
+    """RUN as given, a run id under ROOT, or ROOT's latest run."""
+    runs = Path(root) / RUNS_DIR
+    if run is None:
+        if not (runs / "latest").exists():
+            raise PargenError(
+                f"no runs under {root}: {runs / 'latest'} does not exist; "
+                "run pargen exec first or pass a run directory"
+            )
+        return (runs / "latest").resolve()
+    if not run.exists() and (runs / run).is_dir():
+        run = runs / run
+    if not (run / "plan.json").is_file():
+        what = "does not exist" if not run.exists() else "is not a pargen run directory"
+        raise PargenError(f"{run} {what} (no plan.json); pass a directory under {runs} or a run id")
+    return run.resolve()
+
+
+def _tree_of(run: Path | None, run_dir: Path, root: str) -> str:
+    """ROOT of the run: ``root`` for its latest run, else the tree that holds RUN."""
+    if run is None or run_dir.parent.parts[-2:] != RUNS_DIR.parts:
+        return root
+    tree = run_dir.parent.parent.parent
+    inside = os.path.relpath(tree)
+    return str(tree) if inside.startswith("..") else inside
+
+
+@cli.command()
+@run_argument
+@runs_root_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def status(run: Path | None, root: str, fmt: str) -> None:
+    """The state of each job of RUN (default: the latest run), running or finished."""
+    report = load_report(_run_dir(run, root))
+    if fmt == "json":
+        click.echo(report_json(report), nl=False)
+        return
+    click.echo(status_header(report))
+    click.echo(jobs_table(report.jobs, report.path), nl=False)
+
+
+@cli.command()
+@run_argument
+@runs_root_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "only"]),
+    default="table",
+    show_default=True,
+    help="only: the pargen exec command line that runs them again.",
+)
+def failed(run: Path | None, root: str, fmt: str) -> None:
+    """The jobs of RUN that failed, were interrupted or lost, and those they held back."""
+    run_dir = _run_dir(run, root)
+    report = load_report(run_dir)
+    ids = select(report, "failed")
+    by_id = report.by_id()
+    jobs = [by_id[i] for i in ids]
+    command = only_command(ids, _tree_of(run, run_dir, root)) if ids else None
+    if fmt == "json":
+        click.echo(failed_json(report, jobs, command), nl=False)
+        return
+    if report.live:
+        click.echo(f"pargen: run {report.run_id} is still running: failures so far", err=True)
+    if command is None:
+        click.echo(f"pargen: no failed jobs in run {report.run_id} ({report.outcome})", err=True)
+    elif fmt == "only":
+        click.echo(command)
+    else:
+        click.echo(jobs_table(jobs, report.path), nl=False)
+        click.echo(f"run them again: {command}")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ class Console:
         *,
         quiet: bool = False,
         verbose: bool = False,
+        stream_jobs: bool = True,
         out: TextIO | None = None,
         err: TextIO | None = None,
         plain_interval: float = 10.0,
@@ -31,6 +32,7 @@ class Console:
         self.err = err or sys.stderr
         self.quiet = quiet
         self.verbose = verbose
+        self.stream_jobs = stream_jobs and not quiet
         self.live = self.err.isatty()
         self.plain_interval = plain_interval
         self._status = ""
@@ -39,7 +41,7 @@ class Console:
         self._lock = threading.Lock()
 
     def job_line(self, line: str) -> None:
-        if self.quiet:
+        if not self.stream_jobs:
             return
         with self._lock:
             self._clear()

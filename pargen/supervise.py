@@ -157,7 +157,8 @@ class Supervisor:
             _out=self._on_out,
             _err=self._on_err,
             _in=os.devnull,
-            _ok_code=list(range(256)),
+            # Negative: killed by that signal; the caller turns it into an exit code.
+            _ok_code=list(range(-64, 256)),
         )
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -167,6 +168,8 @@ class Supervisor:
                 signal.signal(signum, handler)
         self._read_events()
         code = int(self._process.exit_code)
+        if code < 0:
+            self.console.notice(f"the run's script was killed by signal {-code}")
         if self.stalled and code in (int(ExitCode.INTERRUPTED), 0):
             return int(ExitCode.JOBS_FAILED)
         return code if code in {int(c) for c in ExitCode} else int(ExitCode.INTERNAL)
