@@ -71,10 +71,12 @@ def _parse_vars(
 root_argument = click.argument("root", default=".", type=click.Path(file_okay=False, path_type=str))
 
 plan_options = _options(
-    click.option("--exclude", multiple=True, metavar="GLOB", help="Skip matching directories."),
+    click.option(
+        "--exclude", multiple=True, metavar="GLOB", help="Skip directories matching GLOB."
+    ),
     click.option("--only", multiple=True, metavar="GLOB", help="Keep jobs whose id or name match."),
     click.option("--except", "except_", multiple=True, metavar="GLOB", help="Drop matching jobs."),
-    click.option("--max-jobs", type=str, help="Refuse plans with more jobs than this."),
+    click.option("--max-jobs", metavar="N", help="Refuse plans with more jobs than N."),
     click.option("--var-file", "var_files", multiple=True, metavar="FILE", help="As packer's."),
     click.option(
         "--var",
@@ -88,21 +90,29 @@ plan_options = _options(
 )
 
 run_options = _options(
-    click.option("--jobs", "-j", help="Concurrent builds: N, N%, +N or -N (default 100%)."),
-    click.option("--load", help="Start no build while more threads than this run."),
-    click.option("--memfree", help="Start a build only with this much memory free (2G)."),
-    click.option("--delay", help="At least this long between two starts (5s)."),
-    click.option("--timeout", help="Stop a build gracefully after this long (2h)."),
-    click.option("--retries", help="Run a failing build up to N more times."),
-    click.option("--halt", help="never (default), soon,fail=N or now,fail=N (N or N%)."),
-    click.option("--grace", help="Time Packer gets to clean up when stopped (default 15m)."),
-    click.option("--pipeline-id", help="Pipelines with the same id never overlap."),
+    click.option(
+        "--jobs", "-j", metavar="N", help="Concurrent builds: N, N%, +N or -N cores (100%)."
+    ),
+    click.option("--load", metavar="N", help="Start no build while more threads than N run."),
+    click.option("--memfree", metavar="SIZE", help="Start a build only with SIZE free (2G)."),
+    click.option("--delay", metavar="DURATION", help="At least this long between two starts."),
+    click.option("--timeout", metavar="DURATION", help="Stop a build gracefully after this long."),
+    click.option("--retries", metavar="N", help="Run a failing build up to N more times."),
+    click.option(
+        "--halt", metavar="POLICY", help="never (default), soon,fail=N or now,fail=N (N or N%)."
+    ),
+    click.option(
+        "--grace", metavar="DURATION", help="Time Packer gets to clean up when stopped (15m)."
+    ),
+    click.option("--pipeline-id", metavar="ID", help="Runs with the same id never overlap."),
     click.option(
         "--on-overlap",
         type=click.Choice(["wait", "fail", "cancel"]),
         help="When the pipeline id is busy: wait (default), fail (exit 4), cancel the other.",
     ),
-    click.option("--group-limit", help="Machine-wide limit per source type (default: none)."),
+    click.option(
+        "--group-limit", metavar="N", help="Machine-wide limit per source type (default: none)."
+    ),
 )
 
 
