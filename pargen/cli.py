@@ -41,6 +41,7 @@ from pargen.supervise import (
     slot_count,
     update_history,
 )
+from pargen.tools import require, require_gnu_parallel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,7 +87,9 @@ plan_options = _options(
         callback=_parse_vars,
         help="As packer's.",
     ),
-    click.option("--flat", is_flag=True, default=None, help="Ignore the image hierarchy."),
+    click.option(
+        "--flat/--no-flat", default=None, help="Ignore the image hierarchy (pargen.hcl: flat)."
+    ),
 )
 
 run_options = _options(
@@ -120,7 +123,7 @@ def _config(root: str, options: dict[str, Any]) -> Config:
     cli = dict(options)
     cli["except"] = cli.pop("except_", ())
     flat = cli.pop("flat", None)
-    cli["flat"] = "true" if flat else None
+    cli["flat"] = None if flat is None else str(flat).lower()
     return resolve(Path(root), cli)
 
 
@@ -160,7 +163,7 @@ def _given_options(ctx: click.Context, skip: frozenset[str]) -> list[str]:
         flag = param.opts[0] if param.opts[0].startswith("--") else param.opts[-1]
         value = ctx.params[param.name]
         if param.is_flag:
-            args.append(flag)
+            args.append(flag if value or not param.secondary_opts else param.secondary_opts[0])
         elif isinstance(value, tuple):
             for item in value:
                 text = f"{item[0]}={item[1]}" if isinstance(item, tuple) else str(item)
@@ -291,6 +294,10 @@ def exec_(
     if not plan.jobs:
         click.echo(f"pargen: nothing to build under {root}: the plan has no jobs", err=True)
         return
+    # Missing tools are bad input too: said after the templates, before anything is written.
+    require_gnu_parallel()
+    require("packer")
+    require("bash")
     history = read_history(Path(root) / HISTORY_FILE)
     run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED), history)
     # GitLab gets each job's output folded after the run instead of interleaved lines.
@@ -424,8 +431,13 @@ def main() -> None:
         sys.exit(int(err.code))
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
+    except click.UsageError as err:
+        command = err.ctx.command_path if err.ctx else "pargen"
+        message = " ".join(err.format_message().split())
+        click.echo(f"pargen: error: {message}; see '{command} --help'", err=True)
+        sys.exit(ExitCode.BAD_INPUT)
     except click.ClickException as err:
-        err.show()
+        click.echo(f"pargen: error: {' '.join(err.format_message().split())}", err=True)
         sys.exit(ExitCode.BAD_INPUT)
     except SystemExit:
         raise

@@ -149,90 +149,115 @@ def _unquote(value: Any) -> Any:
     return value
 
 
-def _line_of(text: str, key: str, start: int = 0) -> tuple[int, int]:
-    lines = text.splitlines()
-    for number in range(start, len(lines)):
-        match = re.match(rf"(\s*){re.escape(key)}\b", lines[number])
+def _lines_of(text: str, key: str) -> list[tuple[int, int]]:
+    """Line and column of each ``key =`` or ``key {``/``key "label"`` at the start of a line."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(rf"(\s*){re.escape(key)}\s*[=\"{{]", line)
         if match:
-            return number + 1, len(match.group(1)) + 1
-    return 0, 0
+            found.append((number, len(match.group(1)) + 1))
+    return found
 
 
-def read_config_file(root: Path) -> dict[str, _Located]:
-    """The raw settings in ``ROOT/pargen.hcl`` (none when it does not exist)."""
+def read_config_file(root: Path) -> tuple[dict[str, _Located], list[Problem]]:
+    """The raw settings in ``ROOT/pargen.hcl`` (none when it does not exist), and its problems."""
     path = root / CONFIG_FILE
+    shown = str(path)  # as the user can open it from here: "pargen.hcl" or "images/pargen.hcl"
     if not path.is_file():
-        return {}
+        return {}, []
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
         data = hcl2.loads(text)
     except (OSError, UnicodeDecodeError) as err:
-        raise ProblemsError([Problem(CONFIG_FILE, 0, 0, f"cannot read: {err}")]) from err
+        return {}, [
+            Problem(shown, 0, 0, f"cannot read it ({err}); fix its permissions or encoding")
+        ]
     except Exception as err:  # lark raises many kinds; all mean the same to a person
         line, col = getattr(err, "line", 0), getattr(err, "column", 0)
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ProblemsError([Problem(CONFIG_FILE, line, col, f"not valid HCL: {first}")]) from err
+        return {}, [Problem(shown, line, col, f"not valid HCL: {first}")]
     located: dict[str, _Located] = {}
     problems: list[Problem] = []
+    known = ", ".join(sorted([*_SCALARS, *_LISTS, "group"]))
     for key, value in data.items():
         if key.startswith("__"):  # python-hcl2's own entries (comments, block markers)
             continue
-        line, col = _line_of(text, key)
-        where = Problem(CONFIG_FILE, line, col, "")
+        lines = _lines_of(text, key)
+        line, col = lines[0] if lines else (0, 0)
+        where = Problem(shown, line, col, "")
         if key == "group":
-            located[key] = _Located(value, where)
-        elif key in _SCALARS or key in _LISTS:
-            located[key] = _Located(_unquote(value), where)
-        else:
-            known = ", ".join(sorted([*_SCALARS, *_LISTS, "group"]))
+            located[key] = _Located(_read_groups(value, text, shown, problems), where)
+            continue
+        if key not in _SCALARS and key not in _LISTS:
             problems.append(_at(where, f"unknown setting {key!r}; known settings: {known}"))
-    if "group" in located:
-        located["group"] = _Located(_read_groups(located["group"].value, text, problems), where)
-    if problems:
-        raise ProblemsError(problems)
-    return located
+            continue
+        if len(lines) > 1:
+            again = Problem(shown, *lines[1], "")
+            problems.append(
+                _at(again, f"{key} is set twice (first at line {line}); keep one of them")
+            )
+        located[key] = _Located(_unquote(value), where)
+    return located, problems
 
 
 def _at(where: Problem, message: str) -> Problem:
     return Problem(where.path, where.line, where.col, message)
 
 
-def _read_groups(raw: Any, text: str, problems: list[Problem]) -> tuple[Group, ...]:
+def _read_groups(raw: Any, text: str, shown: str, problems: list[Problem]) -> tuple[Group, ...]:
     groups: list[Group] = []
-    search_from = 0
-    for block in raw if isinstance(raw, list) else [raw]:
-        for label, body in block.items():
-            name = _unquote(label)
-            line, col = _line_of(text, "group", search_from)
-            search_from = line
-            where = Problem(CONFIG_FILE, line, col, "")
-            body = {k: _unquote(v) for k, v in body.items() if not k.startswith("__")}
-            unknown = sorted(set(body) - {"limit", "types", "names"})
-            if unknown:
-                problems.append(
-                    _at(
-                        where,
-                        f"group {name!r}: unknown key {unknown[0]!r}; use limit, types, names",
-                    )
-                )
-                continue
-            limit = body.get("limit")
-            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-                problems.append(_at(where, f"group {name!r}: set limit to a whole number >= 1"))
-                continue
-            types, names = body.get("types", []), body.get("names", [])
-            if not _string_list(types) or not _string_list(names) or not (types or names):
-                problems.append(
-                    _at(where, f"group {name!r}: give types and/or names as lists of globs")
-                )
-                continue
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-                problems.append(
-                    _at(where, f"group {name!r}: name it with letters, digits, '.', '_', '-'")
-                )
-                continue
-            groups.append(Group(name, limit, tuple(types), tuple(names)))
+    places = _lines_of(text, "group")
+    blocks = raw if isinstance(raw, list) else [raw]
+    for index, block in enumerate(blocks):
+        line, col = places[index] if index < len(places) else (0, 0)
+        where = Problem(shown, line, col, "")
+        labelled = (
+            [(k, v) for k, v in block.items() if isinstance(v, dict) and k.startswith('"')]
+            if isinstance(block, dict) and block.get("__is_block__") is not True
+            else []
+        )
+        if len(labelled) != 1:
+            problems.append(
+                _at(where, 'group needs exactly one label: group "name" { limit = 2 ... }')
+            )
+            continue
+        label, body = labelled[0]
+        name = _unquote(label)
+        if any(k.startswith('"') for k in body):
+            problems.append(_at(where, f"group {name!r} takes exactly one label"))
+            continue
+        body = {k: _unquote(v) for k, v in body.items() if not k.startswith("__")}
+        group = _group(name, body, where, problems)
+        if group is None:
+            continue
+        if any(g.name == name for g in groups):
+            problems.append(_at(where, f"group {name!r} is defined twice; merge the two blocks"))
+            continue
+        groups.append(group)
     return tuple(groups)
+
+
+def _group(
+    name: str, body: dict[str, Any], where: Problem, problems: list[Problem]
+) -> Group | None:
+    unknown = sorted(set(body) - {"limit", "types", "names"})
+    if unknown:
+        problems.append(
+            _at(where, f"group {name!r}: unknown key {unknown[0]!r}; use limit, types, names")
+        )
+        return None
+    limit = body.get("limit")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        problems.append(_at(where, f"group {name!r}: set limit to a whole number >= 1"))
+        return None
+    types, names = body.get("types", []), body.get("names", [])
+    if not _string_list(types) or not _string_list(names) or not (types or names):
+        problems.append(_at(where, f"group {name!r}: give types and/or names as lists of globs"))
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        problems.append(_at(where, f"group {name!r}: name it with letters, digits, '.', '_', '-'"))
+        return None
+    return Group(name, limit, tuple(types), tuple(names))
 
 
 def _string_list(value: Any) -> bool:
@@ -241,8 +266,7 @@ def _string_list(value: Any) -> bool:
 
 def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
     """Merge ``pargen.hcl`` and command-line values (None or empty: not given) and check them."""
-    file_values = read_config_file(root)
-    problems: list[Problem] = []
+    file_values, problems = read_config_file(root)
     values: dict[str, Any] = {}
     for key, (check, expected) in _SCALARS.items():
         given = cli.get(key)

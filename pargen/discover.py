@@ -77,6 +77,7 @@ def _sort_key(rel: str) -> tuple[str, ...]:
 class _Walker:
     def __init__(self, root: Path, exclude: tuple[str, ...]) -> None:
         self.root = root
+        self.root_real = os.path.realpath(root)
         self.exclude = exclude
         self.found: list[TemplateSource] = []
         self.problems: list[Problem] = []
@@ -115,7 +116,26 @@ class _Walker:
             child_rel = entry.name if rel == "." else f"{rel}/{entry.name}"
             if not _is_dir(entry) or self.skipped_dir(entry.name, child_rel):
                 continue
+            if entry.is_symlink() and self.walked_anyway(entry, (*stack, real)):
+                continue
             self.walk(Path(entry.path), child_rel, (*stack, real))
+
+    def walked_anyway(self, entry: os.DirEntry[str], stack: tuple[str, ...]) -> bool:
+        """A link to a directory the walk reaches under its own name: do not take it twice.
+
+        Following it would name the same templates after the link, and job ids would change
+        whenever someone adds a link. A link to a directory above it is a loop: reported.
+        """
+        target = os.path.realpath(entry.path)
+        if target in stack:
+            return False  # walk() reports the loop
+        inside = os.path.relpath(target, self.root_real)
+        if inside == ".." or inside.startswith("../"):
+            return False
+        parts = inside.split("/")
+        return not any(
+            self.skipped_dir(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)
+        )
 
     def skipped_dir(self, name: str, rel: str) -> bool:
         return (
@@ -159,7 +179,7 @@ class _Walker:
                         file_rel,
                         0,
                         0,
-                        f"broken symlink (points to {(directory / name).readlink()!r}); "
+                        f"broken symlink (points to {str((directory / name).readlink())!r}); "
                         "fix or remove the link",
                     )
                 )

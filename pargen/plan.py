@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,11 @@ def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
     except ProblemsError as err:
         problems.extend(err.problems)
     if problems:
-        raise ProblemsError(problems)
-    jobs = _jobs(parsed, options)
+        raise ProblemsError(_from_here(root, p) for p in problems)
+    try:
+        jobs = _jobs(parsed, options)
+    except ProblemsError as err:
+        raise ProblemsError(_from_here(root, p) for p in err.problems) from None
     jobs = _select(jobs, options.only, options.except_)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
         raise PargenError(
@@ -70,8 +74,16 @@ def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
             "narrow it with --only/--except or raise the limit"
         )
     jobs = _order(jobs, flat=options.flat)
-    warnings = tuple(w for template in parsed for w in template.warnings)
+    warnings = tuple(_from_here(root, w) for template in parsed for w in template.warnings)
     return Plan(root=root, jobs=tuple(jobs), var_files=options.var_files, warnings=warnings)
+
+
+def _from_here(root: str, problem: Problem) -> Problem:
+    """The problem's file as the user opens it from here: under ROOT as given."""
+    if root in (".", "") or Path(problem.path).is_absolute():
+        return problem
+    path = os.path.normpath(Path(root) / problem.path)
+    return Problem(path, problem.line, problem.col, problem.message)
 
 
 def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:

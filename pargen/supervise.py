@@ -19,7 +19,7 @@ import sh
 from pargen.errors import ExitCode
 from pargen.plan import Plan
 from pargen.run import RunDir
-from pargen.tools import require, require_gnu_parallel
+from pargen.tools import require
 
 HISTORY_FILE = Path(".pargen") / "history.json"
 FINAL_STATES = frozenset({"succeeded", "failed", "skipped", "interrupted", "not-run", "lost"})
@@ -144,8 +144,6 @@ class Supervisor:
 
     def execute(self) -> int:
         """The script's exit code, or 1 when the watchdog stopped a stalled run."""
-        require_gnu_parallel()
-        require("packer")
         self._process = sh.Command(require("bash"))(
             str(self.run.script),
             "--run-dir",
