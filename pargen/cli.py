@@ -18,6 +18,7 @@ from pargen import __version__
 from pargen.config import Config, resolve
 from pargen.console import Console
 from pargen.errors import ExitCode, PargenError
+from pargen.execute import run_plan
 from pargen.plan import Plan, make_plan
 from pargen.plan_format import FORMATTERS
 from pargen.render import ScriptLocation, render_script
@@ -25,7 +26,6 @@ from pargen.report import load_report
 from pargen.report_format import (
     console_summary,
     failed_json,
-    finish_run,
     gitlab_folded_logs,
     jobs_table,
     read_log_tails,
@@ -33,15 +33,7 @@ from pargen.report_format import (
     status_header,
 )
 from pargen.rerun import only_command, only_value, select, select_for_rerun
-from pargen.run import RUNS_DIR, prepare_run
-from pargen.supervise import (
-    HISTORY_FILE,
-    Supervisor,
-    read_history,
-    slot_count,
-    update_history,
-)
-from pargen.tools import require, require_gnu_parallel
+from pargen.run import find_run, tree_of_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -282,7 +274,7 @@ def exec_(
     if from_run is not None and not (retry_failed or resume):
         raise click.UsageError("--from-run goes with --retry-failed or --resume")
     if retry_failed or resume:
-        previous = _run_dir(from_run, root)
+        previous = find_run(from_run, root)
         ids = select_for_rerun(previous, "failed" if retry_failed else "resume")
         if not ids:
             click.echo(f"pargen: nothing to run again from run {previous.name}", err=True)
@@ -294,44 +286,23 @@ def exec_(
     if not plan.jobs:
         click.echo(f"pargen: nothing to build under {root}: the plan has no jobs", err=True)
         return
-    # Missing tools are bad input too: said after the templates, before anything is written.
-    require_gnu_parallel()
-    require("packer")
-    require("bash")
-    history = read_history(Path(root) / HISTORY_FILE)
-    run = prepare_run(plan, config.run, run_dir, _given_options(ctx, _NOT_REPEATED), history)
     # GitLab gets each job's output folded after the run instead of interleaved lines.
     console = Console(quiet=quiet, verbose=verbose, stream_jobs=not os.environ.get("GITLAB_CI"))
-    supervisor = Supervisor(
-        run,
+    outcome = run_plan(
         plan,
+        config.run,
         console,
+        run_dir=run_dir,
         stall_timeout=stall_timeout,
-        history=history,
-        slots=slot_count(config.run.jobs),
+        command_args=_given_options(ctx, _NOT_REPEATED),
     )
-    code = supervisor.execute()
-    console.finish()
-    _report(run.path, root, console, code)
-    raise SystemExit(code)
-
-
-def _report(run_dir: Path, root: str, console: Console, code: int) -> None:
-    """Reports and summary after a run; a failure here never hides the run's exit code."""
-    try:
-        report = finish_run(run_dir, os.environ)
-    except PargenError as err:
-        console.notice(f"could not write the reports: {err}")
-        return
-    if os.environ.get("GITLAB_CI"):
-        click.echo(gitlab_folded_logs(report), nl=False)
-    click.echo(console_summary(report, read_log_tails(report)), nl=False, err=True)
-    durations = {
-        j.id: j.duration for j in report.jobs if j.state == "succeeded" and j.duration is not None
-    }
-    update_history(Path(root) / HISTORY_FILE, durations)
-    if code == ExitCode.OK and report.exit_code not in (None, ExitCode.OK):
-        console.notice("the script said success but the report does not; see report.json")
+    if outcome.report is not None:
+        if os.environ.get("GITLAB_CI"):
+            click.echo(gitlab_folded_logs(outcome.report), nl=False)
+        click.echo(
+            console_summary(outcome.report, read_log_tails(outcome.report)), nl=False, err=True
+        )
+    raise SystemExit(outcome.code)
 
 
 run_argument = click.argument("run", required=False, type=click.Path(path_type=Path))
@@ -345,33 +316,6 @@ runs_root_option = click.option(
 )
 
 
-def _run_dir(run: Path | None, root: str) -> Path:
-    """RUN as given, a run id under ROOT, or ROOT's latest run."""
-    runs = Path(root) / RUNS_DIR
-    if run is None:
-        if not (runs / "latest").exists():
-            raise PargenError(
-                f"no runs under {root}: {runs / 'latest'} does not exist; "
-                "run pargen exec first or pass a run directory"
-            )
-        return (runs / "latest").resolve()
-    if not run.exists() and (runs / run).is_dir():
-        run = runs / run
-    if not (run / "plan.json").is_file():
-        what = "does not exist" if not run.exists() else "is not a pargen run directory"
-        raise PargenError(f"{run} {what} (no plan.json); pass a directory under {runs} or a run id")
-    return run.resolve()
-
-
-def _tree_of(run: Path | None, run_dir: Path, root: str) -> str:
-    """ROOT of the run: ``root`` for its latest run, else the tree that holds RUN."""
-    if run is None or run_dir.parent.parts[-2:] != RUNS_DIR.parts:
-        return root
-    tree = run_dir.parent.parent.parent
-    inside = os.path.relpath(tree)
-    return str(tree) if inside.startswith("..") else inside
-
-
 @cli.command()
 @run_argument
 @runs_root_option
@@ -380,7 +324,7 @@ def _tree_of(run: Path | None, run_dir: Path, root: str) -> str:
 )
 def status(run: Path | None, root: str, fmt: str) -> None:
     """The state of each job of RUN (default: the latest run), running or finished."""
-    report = load_report(_run_dir(run, root))
+    report = load_report(find_run(run, root))
     if fmt == "json":
         click.echo(report_json(report), nl=False)
         return
@@ -401,12 +345,12 @@ def status(run: Path | None, root: str, fmt: str) -> None:
 )
 def failed(run: Path | None, root: str, fmt: str) -> None:
     """The jobs of RUN that failed, were interrupted or lost, and those they held back."""
-    run_dir = _run_dir(run, root)
+    run_dir = find_run(run, root)
     report = load_report(run_dir)
     ids = select(report, "failed")
     by_id = report.by_id()
     jobs = [by_id[i] for i in ids]
-    command = only_command(ids, _tree_of(run, run_dir, root)) if ids else None
+    command = only_command(ids, tree_of_run(run, run_dir, root)) if ids else None
     if fmt == "json":
         click.echo(failed_json(report, jobs, command), nl=False)
         return

@@ -69,3 +69,30 @@ def _point_latest(runs: Path, name: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(name)
     tmp.replace(link)
+
+
+def find_run(run: Path | None, root: str) -> Path:
+    """RUN as given, a run id under ROOT, or ROOT's latest run."""
+    runs = Path(root) / RUNS_DIR
+    if run is None:
+        if not (runs / "latest").exists():
+            raise PargenError(
+                f"no runs under {root}: {runs / 'latest'} does not exist; "
+                "run pargen exec first or pass a run directory"
+            )
+        return (runs / "latest").resolve()
+    if not run.exists() and (runs / run).is_dir():
+        run = runs / run
+    if not (run / "plan.json").is_file():
+        what = "does not exist" if not run.exists() else "is not a pargen run directory"
+        raise PargenError(f"{run} {what} (no plan.json); pass a directory under {runs} or a run id")
+    return run.resolve()
+
+
+def tree_of_run(run: Path | None, run_dir: Path, root: str) -> str:
+    """ROOT of the run: ``root`` for its latest run, else the tree that holds RUN."""
+    if run is None or run_dir.parent.parts[-2:] != RUNS_DIR.parts:
+        return root
+    tree = run_dir.parent.parent.parent
+    inside = os.path.relpath(tree)
+    return str(tree) if inside.startswith("..") else inside

@@ -36,6 +36,8 @@ class Console(Protocol):
 
     def notice(self, text: str) -> None: ...
 
+    def finish(self) -> None: ...
+
 
 @dataclass
 class Progress:
