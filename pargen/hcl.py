@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -36,7 +37,7 @@ from pargen.expressions import (
     Variable,
     Where,
 )
-from pargen.hcltext import close_heredocs, relax_strip_markers, skim
+from pargen.hcltext import close_heredocs, relax_strip_markers, scan, skim
 
 LarkTree = Tree[Token]
 
@@ -65,6 +66,14 @@ class Block:
     body: Body
 
 
+@dataclass(frozen=True)
+class Unexpected:
+    kind: str
+    """"argument", "block type", or (HCL-JSON, where the two look alike) "property"."""
+    name: str
+    where: Where
+
+
 class Body(abc.ABC):
     @abc.abstractmethod
     def attributes(self) -> list[Attribute]:
@@ -74,6 +83,10 @@ class Body(abc.ABC):
     def blocks(self, block_type: str, labels: int) -> list[Block]:
         """Blocks of one type, in file order. ``labels`` is how many the schema expects
         (HCL-JSON needs it to unpack them; native blocks are checked by the caller)."""
+
+    @abc.abstractmethod
+    def unexpected(self, block_types: Collection[str]) -> list[Unexpected]:
+        """What a body that takes only blocks of ``block_types`` must not hold, in file order."""
 
     def attribute(self, name: str) -> Attribute | None:
         found = [attr for attr in self.attributes() if attr.name == name]
@@ -94,16 +107,61 @@ class SourceFile:
 
 
 def parse_native(file: SourceFile) -> Body:
-    """Parse one file of HCL native syntax; raise TemplateError for a syntax error."""
+    """Parse one file of HCL native syntax; raise TemplateError for a syntax error
+    (EscapeErrors for invalid escapes: see each_error)."""
     tree, parsed = _parse_text(close_heredocs(file.text), file.path)
     body = tree.children[0]
     assert isinstance(body, Tree)
     return NativeBody(body, SourceFile(file.path, parsed))
 
 
+class EscapeErrors(TemplateError):
+    """Every invalid escape in one file: each is a problem of its own."""
+
+    def __init__(self, errors: list[TemplateError]) -> None:
+        super().__init__(errors[0].where, errors[0].message)
+        self.errors = errors
+
+
+def each_error(err: TemplateError) -> list[TemplateError]:
+    """The problems one error from parse_native stands for."""
+    return err.errors if isinstance(err, EscapeErrors) else [err]
+
+
 def _parse_text(text: str, path: str) -> tuple[LarkTree, str]:
     """The parse tree of ``text`` skimmed, and the text it was parsed from."""
-    skimmed = skim(text)
+    scanned = scan(text)
+    escape = None
+    if scanned.bad_escapes:
+        escape = EscapeErrors(
+            [
+                TemplateError(_position(path, text, offset), _escape_message(text, offset))
+                for offset in scanned.bad_escapes
+            ]
+        )
+    try:
+        parsed = _parse_skimmed(text, scanned.skimmed)
+    except LarkError as err:
+        # python-hcl2 reports an unclosed string at some later token: name the string.
+        errors = [_syntax_error(path, err)]
+        if scanned.unclosed_string is not None:
+            where = _position(path, text, scanned.unclosed_string)
+            errors.append(TemplateError(where, _UNCLOSED))
+        if escape is not None:
+            errors.append(escape.errors[0])
+        raise min(errors, key=_first) from None
+    if escape is not None:
+        raise escape
+    return parsed
+
+
+_UNCLOSED = (
+    'this string is never closed: add the closing " on the same line '
+    "(for text over several lines, use \\n or a heredoc)"
+)
+
+
+def _parse_skimmed(text: str, skimmed: str) -> tuple[LarkTree, str]:
     try:
         return hcl2.parses_to_tree(skimmed), skimmed
     except LarkError as err:
@@ -121,7 +179,32 @@ def _parse_text(text: str, path: str) -> tuple[LarkTree, str]:
             return hcl2.parses_to_tree(relaxed), relaxed
         except LarkError:
             pass
-    raise _syntax_error(path, error) from None
+    raise error
+
+
+def _position(path: str, text: str, offset: int) -> Where:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Where(path, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
+def _first(err: TemplateError) -> tuple[int, int]:
+    """Sort key: the earliest place in the file; a problem without one last."""
+    line, col = err.where.line, err.where.col
+    return (line, col) if line > 0 else (1 << 62, 0)
+
+
+def _escape_message(text: str, offset: int) -> str:
+    selector = text[offset + 1 : offset + 2]
+    if selector in ("u", "U"):
+        digits = "four" if selector == "u" else "eight"
+        return (
+            f"invalid escape sequence in a string: \\{selector} must be followed by {digits} "
+            "hexadecimal digits"
+        )
+    return (
+        f'invalid escape sequence "\\{selector}" in a string: write \\\\ for a backslash; '
+        'a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN'
+    )
 
 
 def parse_expression_text(text: str, where: Where) -> Expr:
@@ -133,6 +216,10 @@ def parse_expression_text(text: str, where: Where) -> Expr:
         raise TemplateError(
             where, f"invalid expression `{text.strip()}`: {_describe(err)}"
         ) from None
+    bad_escapes = scan(source).bad_escapes
+    if bad_escapes:
+        message = _escape_message(source, bad_escapes[0])
+        raise TemplateError(where, f"invalid expression `{text.strip()}`: {message}")
     body = tree.children[0]
     assert isinstance(body, Tree)
     items = [c for c in body.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
@@ -219,6 +306,14 @@ class NativeBody(Body):
 
     def blocks(self, block_type: str, labels: int) -> list[Block]:
         return [block for block in self._items[1] if block.type == block_type]
+
+    def unexpected(self, block_types: Collection[str]) -> list[Unexpected]:
+        attributes, blocks = self._items
+        found = [Unexpected("argument", a.name, a.where) for a in attributes]
+        found += [
+            Unexpected("block type", b.type, b.where) for b in blocks if b.type not in block_types
+        ]
+        return sorted(found, key=lambda item: (item.where.line, item.where.col))
 
 
 def _value_tree(attribute: LarkTree) -> LarkTree:

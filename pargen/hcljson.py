@@ -8,9 +8,10 @@ properties are merged; a block's labels are nested object keys, and its body may
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from pargen.expressions import Expr, Literal, ObjectExpr, TemplateError, TupleExpr, Where
-from pargen.hcl import Attribute, Block, Body, parse_template_text
+from pargen.hcl import Attribute, Block, Body, Unexpected, parse_template_text
 from pargen.jsontext import JsonArray, JsonLeaf, JsonMember, JsonNode, JsonObject, to_python
 
 
@@ -53,6 +54,13 @@ class JsonBody(Body):
             JsonAttribute(m.key, self.where(m), m.value, self.path)
             for m in self.members(self.node, "here, to define arguments and blocks")
             if m.key != "//"
+        ]
+
+    def unexpected(self, block_types: Collection[str]) -> list[Unexpected]:
+        return [
+            Unexpected("property", m.key, self.where(m))
+            for m in self.members(self.node, "here, to define arguments and blocks")
+            if m.key != "//" and m.key not in block_types
         ]
 
     def blocks(self, block_type: str, labels: int) -> list[Block]:

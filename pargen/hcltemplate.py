@@ -8,6 +8,7 @@ Everything else in a template is parsed but never evaluated.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,15 @@ from pargen.expressions import (
     Where,
     evaluate,
 )
-from pargen.hcl import Attribute, Block, Body, SourceFile, parse_native
+from pargen.hcl import (
+    Attribute,
+    Block,
+    Body,
+    SourceFile,
+    Unexpected,
+    each_error,
+    parse_native,
+)
 from pargen.hcljson import JsonBody
 from pargen.jsontext import JsonSyntaxError, parse_json
 from pargen.values import ConversionError, Value, elements, is_sequence, kind, to_string
@@ -82,8 +91,10 @@ def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[B
     bodies: list[Body] = []
     for path in source.files:
         shown = display_path(root, path)
+        is_json = path.name.endswith(".json")
         try:
-            text = path.read_text(encoding="utf-8")
+            # Packer skips a byte order mark in native syntax; its JSON reader rejects one.
+            text = path.read_text(encoding="utf-8" if is_json else "utf-8-sig")
         except UnicodeDecodeError:
             problems.append(
                 Problem(shown, 0, 0, "cannot read file: not UTF-8 text; save it as UTF-8")
@@ -93,14 +104,14 @@ def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[B
             problems.append(Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}"))
             continue
         try:
-            if path.name.endswith(".json"):
+            if is_json:
                 bodies.append(JsonBody(parse_json(text), shown))
             else:
                 bodies.append(parse_native(SourceFile(shown, text)))
         except JsonSyntaxError as err:
             problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.message}"))
         except TemplateError as err:
-            problems.append(problem(err))
+            problems.extend(problem(each) for each in each_error(err))
         except RecursionError:
             problems.append(Problem(shown, 0, 0, "the file is nested too deeply to read"))
     return bodies
@@ -133,12 +144,21 @@ class _Directory:
                     self.reading.problems.append(_label_problem(block, labels))
 
     def read(self) -> None:
+        for body in self.bodies:
+            for item in self.attempt(body.unexpected, TOP_LEVEL_BLOCKS) or []:
+                self.reading.problems.append(_at(item.where, _unexpected_message(item)))
         self.reading.required_plugins = any(
             self.attempt(block.body.blocks, "required_plugins", 0)
             for block in self.top_blocks("packer", 0)
         )
         variables = InputVariables(self.declarations(), self.inputs)
         self.reading.variables = frozenset(variables.declarations)
+        # Packer fails on a broken var file even when no build name needs its values. As with
+        # a broken template file, stop: any value might have come from it.
+        var_file_errors = variables.read_var_files()
+        if var_file_errors:
+            self.reading.problems.extend(problem(err) for err in var_file_errors)
+            return
         locals_ = LocalValues(self.local_definitions(), variables)
         self.scope = Scope({"var": variables, "local": locals_}, functions=True, place="here")
         for block in self.top_blocks("source", 2):
@@ -218,6 +238,9 @@ class _Directory:
                 block.where, 'pargen does not support dynamic "build" blocks; write them out'
             )
         if block.labels[0] != "source":
+            if block.labels[0] not in TOP_LEVEL_BLOCKS:
+                item = Unexpected("block type", block.labels[0], block.where)
+                raise TemplateError(block.where, _unexpected_message(item))
             return
         for labels, _content, _iteration in self.expand(block, 2):
             self.add_source(labels[0], labels[1], block.where)
@@ -395,6 +418,27 @@ class _Directory:
             raise TemplateError(
                 expr.where, f"{purpose} `{expr.text}` must be a string, got {kind(value)}"
             ) from None
+
+
+TOP_LEVEL_BLOCKS = frozenset(
+    {"packer", "variable", "variables", "locals", "local", "data", "source", "build"}
+    # Also in Packer's schema: communicator (1.6+) and hcp_packer_registry (1.9+). Packer
+    # 1.6.6 rejects data, local and top-level dynamic blocks, later versions take the first
+    # two; pargen reads a top-level dynamic "source" rather than reject it.
+    | {"communicator", "hcp_packer_registry", "dynamic"}
+)
+_COMMON_BLOCKS = "packer, variable, variables, locals, local, data, source or build"
+
+
+def _unexpected_message(item: Unexpected) -> str:
+    if item.kind == "argument":
+        return (
+            f'unexpected argument "{item.name}" at the top level, where only blocks belong; '
+            "move it into a block (a value goes in locals { ... }) or remove it"
+        )
+    close = difflib.get_close_matches(item.name, sorted(TOP_LEVEL_BLOCKS - {"dynamic"}), n=1)
+    fix = f'did you mean "{close[0]}"?' if close else f"use {_COMMON_BLOCKS}, or remove it"
+    return f'unsupported {item.kind} "{item.name}" at the top level; {fix}'
 
 
 _CONTENT_PLACE = (

@@ -9,6 +9,9 @@ Every change keeps each line's number, so positions in messages stay true:
   ``required_plugins`` and of a variable's ``validation`` blocks go the same way.
 - close_heredocs / relax_strip_markers: work-arounds for python-hcl2 8.1, which rejects
   valid templates with blanks after a heredoc's closing marker or ``${~ ... ~}``.
+
+The same pass (scan) finds what python-hcl2 reads differently from Packer: invalid escapes
+in quoted strings (it keeps them) and a string never closed (it reports a later token).
 """
 
 from __future__ import annotations
@@ -82,9 +85,30 @@ class _Frame:
     """Words and labels of the statement being read, while it may still be a block header."""
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What one pass of the tokenizer learns about a file's text."""
+
+    skimmed: str
+    """The text with the bodies of skipped blocks blanked; the text itself if it looks broken."""
+    bad_escapes: tuple[int, ...]
+    """Offset of the backslash of each invalid escape in a quoted string, skipped bodies too."""
+    unclosed_string: int | None
+    """Offset of the opening quote of the first string that is never closed, if any."""
+
+
+def scan(text: str) -> Scan:
+    scanner = _Scanner(text)
+    ranges = scanner.skipped_bodies()
+    return Scan(_blank(text, ranges), tuple(scanner.bad_escapes), scanner.unclosed_string)
+
+
 def skim(text: str) -> str:
     """``text`` with the bodies of skipped blocks blanked; unchanged if it cannot be read."""
-    ranges = _skipped_bodies(text)
+    return scan(text).skimmed
+
+
+def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
     if not ranges:
         return text
     out: list[str] = []
@@ -99,69 +123,135 @@ def skim(text: str) -> str:
     return "".join(out)
 
 
-def _skipped_bodies(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the bodies to blank, in order; [] when the text looks broken."""
-    stack = [_Frame("")]
-    ranges: list[tuple[int, int]] = []
-    opened: list[int] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        assert match is not None
-        kind = match.lastgroup
-        frame = stack[-1]
-        position = match.end()
-        if kind == "newline":
-            if frame.block_type is not None and frame.nesting == 0:
-                frame.header = []
-        elif kind in ("word", "string", "quote"):
-            word = match.group()
-            if kind == "quote":
-                end = _string_end(text, position)
+# A backslash and what it escapes; group 1 is set when that is not a valid escape.
+_ESCAPE = re.compile(r'\\(?:[nrt"\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|([^\n]?))')
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.bad_escapes: list[int] = []
+        self.unclosed_string: int | None = None
+
+    def skipped_bodies(self) -> list[tuple[int, int]]:
+        """(start, end) of the bodies to blank, in order; [] when the text looks broken."""
+        text = self.text
+        stack = [_Frame("")]
+        ranges: list[tuple[int, int]] = []
+        opened: list[int] = []
+        position = 0
+        while position < len(text):
+            match = _TOKEN.match(text, position)
+            assert match is not None
+            kind = match.lastgroup
+            frame = stack[-1]
+            position = match.end()
+            if kind == "newline":
+                if frame.block_type is not None and frame.nesting == 0:
+                    frame.header = []
+            elif kind in ("word", "string", "quote"):
+                word = match.group()
+                if kind == "quote":
+                    end = self.string_end(position)
+                    if end < 0:
+                        self.unclosed_string = match.start()
+                        return []
+                    word = text[match.start() : end + 1]
+                    position = end + 1
+                elif kind == "string" and "\\" in word:
+                    self.check_escapes(match.start(), position)
+                if frame.header is not None and (frame.header or kind == "word"):
+                    frame.header.append(word)
+                else:
+                    frame.header = None
+            elif kind == "heredoc":
+                end = _heredoc_end(text, position, match.group("marker"))
                 if end < 0:
                     return []
-                word = text[match.start() : end + 1]
-                position = end + 1
-            if frame.header is not None and (frame.header or kind == "word"):
-                frame.header.append(word)
-            else:
+                position = end
                 frame.header = None
-        elif kind == "heredoc":
-            end = _heredoc_end(text, position, match.group("marker"))
-            if end < 0:
-                return []
-            position = end
-            frame.header = None
-        elif kind == "open":
-            child = _Frame(None, header=None)
-            if frame.header:
-                child = _Frame(frame.header[0], _skipped(stack, frame.header))
-            stack.append(child)
-            opened.append(position)
-            frame.header = None
-        elif kind == "close":
-            if len(stack) == 1:
-                return []
-            closed = stack.pop()
-            start = opened.pop()
-            if closed.skipped and position - 1 - start > 0:
-                ranges.append((start, position - 1))
-        elif kind == "nest":
-            frame.nesting += 1
-            frame.header = None
-        elif kind == "unnest":
-            frame.nesting = max(frame.nesting - 1, 0)
-            frame.header = None
-        elif kind == "other":
-            frame.header = None
-    if len(stack) != 1:
-        return []
-    # Only the outermost skipped bodies: nested ones are inside them already.
-    outermost: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if not outermost or start >= outermost[-1][1]:
-            outermost.append((start, end))
-    return outermost
+            elif kind == "open":
+                child = _Frame(None, header=None)
+                if frame.header:
+                    child = _Frame(frame.header[0], _skipped(stack, frame.header))
+                stack.append(child)
+                opened.append(position)
+                frame.header = None
+            elif kind == "close":
+                if len(stack) == 1:
+                    return []
+                closed = stack.pop()
+                start = opened.pop()
+                if closed.skipped and position - 1 - start > 0:
+                    ranges.append((start, position - 1))
+            elif kind == "nest":
+                frame.nesting += 1
+                frame.header = None
+            elif kind == "unnest":
+                frame.nesting = max(frame.nesting - 1, 0)
+                frame.header = None
+            elif kind == "other":
+                frame.header = None
+        if len(stack) != 1:
+            return []
+        # Only the outermost skipped bodies: nested ones are inside them already.
+        outermost: list[tuple[int, int]] = []
+        for start, end in sorted(ranges):
+            if not outermost or start >= outermost[-1][1]:
+                outermost.append((start, end))
+        return outermost
+
+    def check_escapes(self, start: int, end: int) -> None:
+        for match in _ESCAPE.finditer(self.text, start, end):
+            if match.group(1) is not None:
+                self.bad_escapes.append(match.start())
+
+    def string_end(self, index: int) -> int:
+        """Index of the quote closing a string whose content starts at ``index``; -1 if none."""
+        text = self.text
+        while index < len(text):
+            char = text[index]
+            if char == "\\":
+                match = _ESCAPE.match(text, index)
+                assert match is not None
+                if match.group(1) is not None:
+                    self.bad_escapes.append(index)
+                index = max(match.end(), index + 1)
+                continue
+            if char == '"':
+                return index
+            if char == "\n":
+                return -1
+            if char in "$%" and text.startswith("{", index + 1):
+                if text.startswith(char, index - 1) and index > 0:
+                    index += 2  # "$${" and "%%{" are literal text
+                    continue
+                end = self.template_end(index + 2)
+                if end < 0:
+                    return -1
+                index = end + 1
+                continue
+            index += 1
+        return -1
+
+    def template_end(self, index: int) -> int:
+        """Index of the ``}`` closing an interpolation or directive opened before ``index``."""
+        text = self.text
+        depth = 0
+        while index < len(text):
+            char = text[index]
+            if char == '"':
+                index = self.string_end(index + 1)
+                if index < 0:
+                    return -1
+            elif char == "{":
+                depth += 1
+            elif char == "}":
+                if depth == 0:
+                    return index
+                depth -= 1
+            index += 1
+        return -1
 
 
 def _skipped(stack: list[_Frame], header: list[str]) -> bool:
@@ -189,47 +279,4 @@ def _heredoc_end(text: str, position: int, marker: str) -> int:
         if newline < 0:
             return -1
         position = newline + 1
-    return -1
-
-
-def _string_end(text: str, index: int) -> int:
-    """Index of the quote closing a string whose content starts at ``index``; -1 if none."""
-    while index < len(text):
-        char = text[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == '"':
-            return index
-        if char == "\n":
-            return -1
-        if char in "$%" and text.startswith("{", index + 1):
-            if text.startswith(char, index - 1) and index > 0:
-                index += 2  # "$${" and "%%{" are literal text
-                continue
-            end = _template_end(text, index + 2)
-            if end < 0:
-                return -1
-            index = end + 1
-            continue
-        index += 1
-    return -1
-
-
-def _template_end(text: str, index: int) -> int:
-    """Index of the ``}`` closing an interpolation or directive opened before ``index``."""
-    depth = 0
-    while index < len(text):
-        char = text[index]
-        if char == '"':
-            index = _string_end(text, index + 1)
-            if index < 0:
-                return -1
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return index
-            depth -= 1
-        index += 1
     return -1

@@ -67,6 +67,14 @@ _LITERALS: dict[str, JsonScalar] = {"true": True, "false": False, "null": None}
 
 def parse_json(text: str) -> JsonNode:
     """Parse ``text``; raise JsonSyntaxError with the place of the first mistake."""
+    if text.startswith("\ufeff"):
+        # Packer's JSON readers (HCL-JSON and legacy) reject it too.
+        raise JsonSyntaxError(
+            "the file starts with a byte order mark (BOM), which Packer rejects in JSON; "
+            "save it as UTF-8 without BOM",
+            1,
+            1,
+        )
     return _Reader(text).document()
 
 

@@ -48,8 +48,19 @@ def read_legacy_template(
     if not isinstance(document, JsonObject) or not isinstance(builders, JsonArray):
         reading.problems.append(Problem(shown, 1, 1, 'a legacy template needs a "builders" list'))
         return reading
+    if not builders.items:
+        where = Where(shown, builders.line, builders.col)
+        reading.problems.append(
+            _at(where, 'the "builders" list is empty; Packer needs at least one builder')
+        )
+        return reading
     variables = _Variables(_declared(document), cli, var_files, root)
     reading.variables = frozenset(variables.defaults)
+    try:
+        variables.files()  # Packer fails on a broken var file even when no name needs it
+    except TemplateError as err:
+        reading.problems.append(_at(err.where, err.message))
+        return reading
     seen: dict[str, int] = {}
     for index, builder in enumerate(builders.items, start=1):
         where = Where(shown, builder.line, builder.col)

@@ -34,8 +34,9 @@ class Build:
     """Full build name: ``<build name>.<type>.<local name>`` or ``<type>.<local name>``."""
     source_type: str
     path: str
-    """File (relative to ROOT) and line of the block that produced it."""
+    """File (relative to ROOT), line and column of the reference that produced it."""
     line: int
+    col: int = 1
 
 
 @dataclass(frozen=True)
@@ -97,5 +98,6 @@ def _parse(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTempl
 
 def _builds(found: list[tuple[str, str, Where]]) -> tuple[Build, ...]:
     return tuple(
-        Build(name, source_type, where.path, where.line) for name, source_type, where in found
+        Build(name, source_type, where.path, where.line, where.col)
+        for name, source_type, where in found
     )

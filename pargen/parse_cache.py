@@ -18,6 +18,8 @@ from pargen.errors import Problem, ProblemsError
 from pargen.parse import Build, ParsedTemplate, VarInputs, parse_template
 
 CACHE_FILE = Path(".pargen") / "cache" / "parse.json"
+# Raise when what parsing returns, or what it accepts, changes: older entries are then unused.
+CACHE_FORMAT = 2
 # Below this many templates to parse, starting worker processes costs more than it saves.
 _POOL_THRESHOLD = 64
 
@@ -78,7 +80,7 @@ def _parse_many(
 
 
 def _inputs_key(inputs: VarInputs) -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(f"{__version__}\0{CACHE_FORMAT}".encode())
     for path in inputs.var_files:
         digest.update(path.encode() + b"\0" + _read(Path(path)))
     digest.update(json.dumps([list(inputs.vars), sorted(inputs.env.items())]).encode())

@@ -105,7 +105,7 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
                     Problem(
                         build.path,
                         build.line,
-                        1,
+                        build.col,
                         f"cannot select build {build.name!r} alone: a comma in its name is "
                         f"matched by any character, so {clash!r} would be built too; "
                         "rename one of them",

@@ -21,7 +21,14 @@ from pargen.expressions import (
     Where,
     evaluate,
 )
-from pargen.hcl import Attribute, Body, SourceFile, parse_expression_text, parse_native
+from pargen.hcl import (
+    Attribute,
+    Body,
+    SourceFile,
+    each_error,
+    parse_expression_text,
+    parse_native,
+)
 from pargen.hcljson import JsonBody
 from pargen.jsontext import JsonSyntaxError, parse_json
 from pargen.values import ANY, ConversionError, TypeSpec, Value, convert, is_number
@@ -139,9 +146,23 @@ class InputVariables(Namespace):
                 f"type: {err}",
             ) from None
 
+    def read_var_files(self) -> list[TemplateError]:
+        """Read every var file now; what is wrong in each, and the others are still used."""
+        self._files = []
+        errors: list[TemplateError] = []
+        for path in self.inputs.var_files:
+            try:
+                self._files.append(self._read_var_file(path))
+            except TemplateError as err:
+                errors.extend(each_error(err))
+        return errors
+
     def _var_files(self) -> list[dict[str, Attribute]]:
         if self._files is None:
-            self._files = [self._read_var_file(path) for path in self.inputs.var_files]
+            errors = self.read_var_files()
+            if errors:
+                raise errors[0]
+        assert self._files is not None
         return self._files
 
     def _read_var_file(self, path: Path) -> dict[str, Attribute]:
@@ -151,7 +172,8 @@ class InputVariables(Namespace):
                 Where(shown, 0, 0), "a var file must be named *.pkrvars.hcl or *.pkrvars.json"
             )
         try:
-            text = path.read_text(encoding="utf-8")
+            # As in templates: Packer skips a byte order mark in native syntax, not in JSON.
+            text = path.read_text(encoding="utf-8" if path.suffix == ".json" else "utf-8-sig")
         except (OSError, UnicodeDecodeError) as err:
             raise TemplateError(
                 Where(shown, 0, 0), f"cannot read var file: {_reason(err)}"

@@ -700,9 +700,9 @@ def test_bad_variable_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         'build.pkr.hcl:10:1: the value of variable "n" from -var does not fit its type: '
         "a number is required, got string (needed for the build name at build.pkr.hcl:14)"
     ]
+    # A broken var file is reported whether or not a name needs it, and ends the reading.
     assert problems(tmp_path, files, VarInputs(var_files=("v.pkrvars.hcl",))) == [
-        "v.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file "
-        "(needed for the build name at build.pkr.hcl:14)"
+        "v.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file"
     ]
 
 
@@ -753,6 +753,130 @@ def test_legacy_problems(tmp_path: Path) -> None:
         'l.json:11:5: the builder name "{{user `nope`}}" uses user variable "nope", which the '
         'template does not declare; add it to "variables"',
     ]
+
+
+def test_unclosed_string_is_reported_where_it_opens(tmp_path: Path) -> None:
+    # python-hcl2 reports some later token; Packer: "Unterminated template string" here.
+    files = hcl('build {\n  name = "abc\n  sources = ["null.a"]\n}')
+    assert problems(tmp_path, files) == [
+        'build.pkr.hcl:8:10: this string is never closed: add the closing " on the same line '
+        "(for text over several lines, use \\n or a heredoc)"
+    ]
+    # An earlier syntax error is still the one reported.
+    files = hcl('locals {\n  a = = 1\n  b = "abc\n}')
+    assert problems(tmp_path, files) == [
+        "build.pkr.hcl:8:7: invalid HCL syntax: unexpected '= 1'; fix the file"
+    ]
+
+
+def test_invalid_escapes_are_reported_wherever_packer_reads_them(tmp_path: Path) -> None:
+    # Packer rejects them in every quoted string, skipped bodies and nested strings included.
+    files = {
+        "b.pkr.hcl": 'source "null" "a" {\n  communicator = "C:\\Temp"\n}\n'
+        'build {\n  name = "${lower("a\\u12")}"\n  sources = ["null.a"]\n'
+        '  provisioner "shell-local" {\n    inline = ["x\\U0001F6"]\n  }\n}\n'
+    }
+    assert problems(tmp_path, files) == [
+        'b.pkr.hcl:2:21: invalid escape sequence "\\T" in a string: write \\\\ for a '
+        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
+        "b.pkr.hcl:5:21: invalid escape sequence in a string: \\u must be followed by four "
+        "hexadecimal digits",
+        "b.pkr.hcl:8:17: invalid escape sequence in a string: \\U must be followed by eight "
+        "hexadecimal digits",
+    ]
+
+
+def test_valid_escapes_heredocs_and_comments_keep_their_backslashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = hcl(
+        "locals {\n  script = <<EOT\nC:\\Temp \\q\nEOT\n  # C:\\Temp in a comment\n}\n"
+        'build {\n  name = "\\u00e9\\U0001F600\\t\\"\\\\ $${x} %%{y} ${"\\\\"}"\n'
+        '  sources = ["null.a"]\n}'
+    )
+    assert names(tmp_path, files) == ['é😀\t"\\ ${x} %{y} \\.null.a']
+    monkeypatch.chdir(tmp_path)
+    files = hcl(
+        'variable "l" {\n  type = list(string)\n}\n'
+        'build {\n  name = var.l[0]\n  sources = ["null.a"]\n}'
+    )
+    assert problems(tmp_path, files, VarInputs(vars=(("l", '["a\\q"]'),))) == [
+        'build.pkr.hcl:7:1: cannot use the value of variable "l" from -var: invalid expression '
+        '`["a\\q"]`: invalid escape sequence "\\q" in a string: write \\\\ for a backslash; '
+        'a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN '
+        "(needed for the build name at build.pkr.hcl:11)"
+    ]
+
+
+def test_unsupported_top_level_blocks_and_arguments(tmp_path: Path) -> None:
+    files = hcl(
+        'foo {\n}\nvariabel "x" {\n}\nname = "x"\ndynamic "bar" {\n  for_each = []\n'
+        '  labels = ["x"]\n  content {}\n}\nbuild {\n  sources = ["null.a", "null.b"]\n}'
+    ) | {"j.pkr.json": '{"//": "comment",\n "sources": {}}'}
+    assert problems(tmp_path, files) == [
+        'build.pkr.hcl:7:1: unsupported block type "foo" at the top level; use packer, '
+        "variable, variables, locals, local, data, source or build, or remove it",
+        'build.pkr.hcl:9:1: unsupported block type "variabel" at the top level; did you mean '
+        '"variable"?',
+        'build.pkr.hcl:11:1: unexpected argument "name" at the top level, where only blocks '
+        "belong; move it into a block (a value goes in locals { ... }) or remove it",
+        'build.pkr.hcl:12:1: unsupported block type "bar" at the top level; use packer, '
+        "variable, variables, locals, local, data, source or build, or remove it",
+        'j.pkr.json:2:2: unsupported property "sources" at the top level; did you mean "source"?',
+    ]
+
+
+def test_every_top_level_block_of_some_packer_version_is_accepted(tmp_path: Path) -> None:
+    files = hcl(
+        'packer {\n}\nvariables {\n}\nlocals {\n}\nlocal "l" {\n  expression = 1\n}\n'
+        'data "null" "d" {\n}\ncommunicator "ssh" "c" {\n}\nhcp_packer_registry {\n}\n'
+        'build {\n  sources = ["null.a", "null.b"]\n}'
+    )
+    assert names(tmp_path, files) == ["null.a", "null.b"]
+
+
+def test_broken_auto_var_file_is_reported_even_when_no_name_needs_it(tmp_path: Path) -> None:
+    files = hcl('build {\n  sources = ["null.a", "null.b"]\n}') | {
+        "a.auto.pkrvars.hcl": 'x = "a\\qb"\ny = "\\q"\n',
+        "b.auto.pkrvars.hcl": "v = \n",
+        "c.auto.pkrvars.json": '{"v": 1,}',
+    }
+    assert problems(tmp_path, files) == [
+        'a.auto.pkrvars.hcl:1:7: invalid escape sequence "\\q" in a string: write \\\\ for a '
+        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
+        'a.auto.pkrvars.hcl:2:6: invalid escape sequence "\\q" in a string: write \\\\ for a '
+        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
+        "b.auto.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file",
+        "c.auto.pkrvars.json:1:9: invalid JSON: expecting a property name in double quotes",
+    ]
+
+
+def test_legacy_template_needs_a_builder(tmp_path: Path) -> None:
+    assert problems(tmp_path, {"t.json": '{\n  "builders": []\n}\n'}) == [
+        't.json:2:15: the "builders" list is empty; Packer needs at least one builder'
+    ]
+
+
+def test_byte_order_mark_is_skipped_in_native_syntax_only(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {
+        "a.pkr.hcl": '\ufeffsource "null" "a" { communicator = "none" }\n'
+        'build { sources = ["null.a", "null.zz"] }\n',
+        "v.auto.pkrvars.hcl": '\ufeffv = "x"\n',
+    }
+    assert problems(tmp_path, files) == [
+        'a.pkr.hcl:2:30: unknown source "null.zz": declare source "null" "zz" { ... } or fix '
+        "the reference"
+    ]
+    bom_json = "\ufeff" + '{"source": {"null": {"j": {"communicator": "none"}}}}'
+    assert problems(tmp_path / "json", {"b.pkr.json": bom_json}) == [
+        "b.pkr.json:1:1: invalid JSON: the file starts with a byte order mark (BOM), which "
+        "Packer rejects in JSON; save it as UTF-8 without BOM"
+    ]
+
+
+def test_builds_carry_the_line_and_column_of_their_reference(tmp_path: Path) -> None:
+    files = hcl('build {\n  sources = ["null.a",\n    "null.b"]\n  source "null.a" {}\n}')
+    assert [(b.line, b.col) for b in parse(tmp_path, files).builds] == [(8, 14), (9, 5), (10, 3)]
 
 
 ODD_INPUTS: list[dict[str, str | bytes]] = [
