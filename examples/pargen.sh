@@ -131,7 +131,13 @@ run_job() {  # NUMBER SLOT
   trap 'stop_seen=1' INT TERM HUP
   "${argv[@]}" </dev/null 2>&1 | tag_lines "${field[0]}" "$log"
   rc=${PIPESTATUS[0]}
-  if ((rc == 0)); then
+  if ((rc == 0 && stop_seen)); then
+    # Packer 1.6.6 sometimes exits 0 after cancelling a build on SIGTERM: never count a
+    # stopped build as built.
+    printf 'pargen: packer exited 0 after being stopped; counted as not built\n' |
+      tag_lines "${field[0]}" "$log"
+    rc=1
+  elif ((rc == 0)); then
     local output
     output=$(tail -c +"$((offset + 1))" "$log")
     if [[ $output != *"Build '${field[4]}' finished"* ]]; then
@@ -191,6 +197,9 @@ job() {
   while (($#)); do JOB_VARS[$n.$i]=$1; i=$((i + 1)); shift; done
   JOB_VARS[$n.count]=$i
 }
+# Ids, paths and values are data: a '$' or '`' in them stays literal (single quotes).
+# shellcheck disable=SC2016
+{
 job 1 base:null.aws-eu-west-1 base . null.aws-eu-west-1 null.aws-eu-west-1 base_null.aws-eu-west-1-985f4eb7.log 1 ''
 job 2 base:null.aws-us-east-1 base . null.aws-us-east-1 null.aws-us-east-1 base_null.aws-us-east-1-e23d42ed.log 1 ''
 job 3 base:null.azure-westeurope base . null.azure-westeurope null.azure-westeurope base_null.azure-westeurope-0050cb8b.log 0 ''
@@ -204,9 +213,15 @@ job 10 base/web/nginx:nginx.null.aws-us-east-1 base/web/nginx . nginx.null.aws-u
 job 11 base/web/nginx:nginx.null.aws-ap-southeast-2 base/web/nginx . nginx.null.aws-ap-southeast-2 nginx.null.aws-ap-southeast-2 base_web_nginx_nginx.null.aws-ap-southeast-2-dc9c2a56.log 1 '6 7 8'
 job 12 legacy/app.json:app-aws-eu-west-1 legacy app.json app-aws-eu-west-1 app-aws-eu-west-1 legacy_app.json_app-aws-eu-west-1-3e0f0fbe.log 1 ''
 job 13 legacy/app.json:app-aws-us-east-1 legacy app.json app-aws-us-east-1 app-aws-us-east-1 legacy_app.json_app-aws-us-east-1-4e0b75df.log 1 ''
+}
 readonly JOB_COUNT=13
 
+# Among ready jobs the lowest rank starts first: the longest remaining path to the end of the
+# run (counted in jobs).
+declare -a JOB_RANK=(0 1 2 3 7 8 4 5 6 9 10 11 12 13)
+
 # Var files given to every job (relative paths are relative to the tree root).
+# shellcheck disable=SC2016
 readonly VAR_FILES=()
 
 # --- Groups: machine-wide counting semaphores ------------------------------------------------
@@ -215,6 +230,7 @@ declare -a GROUP_NAME=() GROUP_LIMIT=()
 GROUP_NAME[1]=aws GROUP_LIMIT[1]=2
 
 # --- Templates that need "packer init" (run once each, serially, before any build) -----------
+# shellcheck disable=SC2016
 readonly INIT_DIRS=()
 readonly INIT_LOGS=()
 
@@ -262,9 +278,12 @@ finish_job() {  # NUMBER STATE [EXIT]
   log_state "$2" "$n" "${RC[n]}"
 }
 
+# READY and ACQUIRED are sparse arrays keyed by rank: bash lists their keys in ascending order,
+# so the best job comes first without sorting.
 make_ready() {
+  local rank=${JOB_RANK[$1]}
   STATE[$1]=ready
-  READY+=("$1")
+  READY[rank]=$1
 }
 
 # Everything that waits, directly or not, for failed job N is skipped, naming N.
@@ -294,50 +313,38 @@ send_line() {  # NUMBER (0: tick)
   fi
 }
 
-pop_best() {  # ARRAY-NAME -> index of its job with the lowest number (plan order) in $best
-  local -n list=$1
-  local i
-  best=-1
-  for i in "${!list[@]}"; do
-    if ((best < 0 || list[i] < list[best])); then best=$i; fi
-  done
-}
-
 can_send_now() {
   ((in_parallel < slots)) || return 1
   ((DELAY_US == 0 || $(now_us) >= last_send + DELAY_US))
 }
 
 dispatch() {
-  local best n g
+  local r n g
   ((stopping)) && return
   # Jobs that hold their group's slot go first: they already hold a machine-wide resource.
-  while ((${#ACQUIRED[@]})) && can_send_now; do
-    pop_best ACQUIRED
-    n=${ACQUIRED[best]}
-    unset 'ACQUIRED[best]'
-    send_line "$n"
+  for r in "${!ACQUIRED[@]}"; do
+    can_send_now || break
+    send_line "${ACQUIRED[r]}"
+    unset 'ACQUIRED[r]'
   done
-  local -a keep=()
-  for n in "${READY[@]}"; do
+  for r in "${!READY[@]}"; do
+    # A local slot must be free for the job to start once it has its group's slot.
+    ((in_parallel + ${#ACQUIRED[@]} < slots)) || break
+    n=${READY[r]}
     g=${JOB_GROUP[n]}
     if ((g)); then
-      # Ask for the group slot outside parallel; only when a local slot could take the job.
-      if ((GROUP_BUSY[g] < GROUP_LIMIT[g] && in_parallel + ${#ACQUIRED[@]} < slots)); then
-        GROUP_BUSY[g]=$((GROUP_BUSY[g] + 1))
-        STATE[n]=acquiring
-        "$PARGEN_SELF" __hold "$n" "pargen.${GROUP_NAME[g]}" "${GROUP_LIMIT[g]}" 4>&- &
-        HOLDER[n]=$!
-      else
-        keep+=("$n")
-      fi
-    elif can_send_now; then
-      send_line "$n"
+      # The group slot is asked for outside parallel: waiting for it holds no job slot.
+      ((GROUP_BUSY[g] < GROUP_LIMIT[g])) || continue
+      GROUP_BUSY[g]=$((GROUP_BUSY[g] + 1))
+      STATE[n]=acquiring
+      "$PARGEN_SELF" __hold "$n" "pargen.${GROUP_NAME[g]}" "${GROUP_LIMIT[g]}" 4>&- &
+      HOLDER[n]=$!
     else
-      keep+=("$n")
+      can_send_now || break
+      send_line "$n"
     fi
+    unset 'READY[r]'
   done
-  READY=("${keep[@]}")
 }
 
 release_group() {  # NUMBER
@@ -476,8 +483,9 @@ handle_event() {  # KIND NUMBER FIELDS...
     end) on_end "$2" "$3" "$4" "$5" ;;
     acquired)
       if [[ ${STATE[$2]} == acquiring ]]; then
+        local rank=${JOB_RANK[$2]}
         STATE[$2]=acquired
-        ACQUIRED+=("$2")
+        ACQUIRED[rank]=$2
       fi
       ;;
     stop) begin_stop ;;
@@ -594,6 +602,12 @@ summarize() {
 }
 
 # --- Pipeline lock: two runs with the same pipeline id never overlap --------------------------
+# shellcheck disable=SC2317  # called by the trap in acquire_pipeline_lock
+stop_waiting_for_lock() {
+  kill "$lock_waiter" 2>/dev/null
+  die "interrupted while waiting for pipeline '$PIPELINE_ID'" 130
+}
+
 acquire_pipeline_lock() {
   local dir=$PARGEN_STATE/locks who pid
   mkdir -p "$dir" || die "cannot create $dir; set PARGEN_STATE_DIR to a writable directory"
@@ -611,7 +625,13 @@ acquire_pipeline_lock() {
         ;;
       *) say "pipeline '$PIPELINE_ID' is busy: $who; waiting for it (--on-overlap wait)" ;;
     esac
-    flock 9 || die "interrupted while waiting for pipeline '$PIPELINE_ID'" 130
+    # flock waits in the background: bash runs no trap while a foreground command runs, and
+    # the lock belongs to the open file (fd 9), which the child shares with this shell.
+    flock 9 &
+    lock_waiter=$!
+    trap stop_waiting_for_lock INT TERM HUP
+    wait "$lock_waiter" || die "cannot lock $lock"
+    trap - INT TERM HUP
   fi
   printf 'pid=%s host=%s since=%s run=%s\n' "$$" "${HOSTNAME:-?}" "$(date -u +%FT%TZ)" \
     "$PARGEN_RUN_DIR" >"$holder"
