@@ -20,9 +20,9 @@ readonly GRACE_S=600
 readonly HALT_WHEN=never
 readonly HALT_FAILURES=0
 readonly ATTEMPTS=1
-# Options given to GNU parallel as they are; --termseq gives Packer the grace period to clean up
-# (parallel's default kills it after 0.35 s). --delay is applied here instead of by parallel so
-# that the no-op "tick" lines below never postpone a build.
+readonly TIMEOUT_US=0
+# Options given to GNU parallel as they are. --delay, --timeout and --retries are applied by
+# the coordinator below instead: see there why.
 readonly PARALLEL_LIMITS=()
 readonly ROOT_FROM_SCRIPT=.
 
@@ -74,15 +74,17 @@ event() {
 }
 
 # Copies stdin to FILE and to stdout with "[TAG] " in front of each line. It ignores the
-# stop signals: Packer must be able to print while it cleans up after a SIGTERM.
+# stop signals, and a stdout nobody reads any more: Packer must be able to print while it
+# cleans up after a SIGTERM, and the log must get every line.
 tag_lines() {  # TAG FILE
-  trap '' INT TERM HUP
+  trap '' INT TERM HUP PIPE
   local line fd
   exec {fd}>>"$2"
   while IFS= read -r line || [[ -n $line ]]; do
     printf '%s\n' "$line" >&"$fd"
-    printf '[%s] %s\n' "$1" "$line"
+    printf '[%s] %s\n' "$1" "$line" 2>/dev/null
   done
+  return 0
 }
 
 # One build, run by GNU parallel as "$PARGEN_SELF __job NUMBER SLOT".
@@ -242,10 +244,15 @@ readonly INIT_LOGS=()
 # line, so after an end with nothing new to start the coordinator sends a tick (job 0, a no-op)
 # to keep the joblog's runtimes exact and free the slot at once.
 
+# --delay, --timeout and --retries are the coordinator's too: a tick sent through parallel's
+# own --delay would postpone the next build; parallel checks --timeout only while it is not
+# waiting for input (here it always is); its --retries would rerun stopped jobs. Each attempt
+# is therefore its own line in the joblog.
+
 declare -a STATE=() REMAINING=() CHILDREN=() PGID=() RC=() ATTEMPT=() BLOCKER=() START=() END=()
-declare -a READY=() ACQUIRED=() HOLDER=() GROUP_BUSY=()
-unresolved=0 in_parallel=0 stopping=0 halted=0 failures=0 last_send=0 stop_deadline=0
-killed_at=0 slots=1 parallel_pid=0 sent_line=0
+declare -a READY=() HELD=() HOLDER=() GROUP_BUSY=() ATTEMPT_START=() KILL_AT=() TIMED_OUT=()
+unresolved=0 in_parallel=0 acquiring=0 stopping=0 halted=0 failures=0 last_send=0
+stop_deadline=0 slots=1 parallel_pid=0 sent_line=0
 
 compute_slots() {
   local cores
@@ -275,11 +282,16 @@ finish_job() {  # NUMBER STATE [EXIT]
   RC[n]=${3:-}
   END[n]=${END[n]:-$(now_us)}
   unresolved=$((unresolved - 1))
-  log_state "$2" "$n" "${RC[n]}"
+  if [[ $2 == skipped ]]; then
+    log_state skipped "$n" - "${BLOCKER[n]}"
+  else
+    log_state "$2" "$n" ${3:+"$3"}
+  fi
 }
 
-# READY and ACQUIRED are sparse arrays keyed by rank: bash lists their keys in ascending order,
-# so the best job comes first without sorting.
+# READY and HELD are sparse arrays keyed by rank: bash lists their keys in ascending order, so
+# the best job comes first without sorting. HELD: jobs that hold their group's slot (or wait to
+# be retried) and only need a local slot.
 make_ready() {
   local rank=${JOB_RANK[$1]}
   STATE[$1]=ready
@@ -322,23 +334,26 @@ dispatch() {
   local r n g
   ((stopping)) && return
   # Jobs that hold their group's slot go first: they already hold a machine-wide resource.
-  for r in "${!ACQUIRED[@]}"; do
+  for r in "${!HELD[@]}"; do
     can_send_now || break
-    send_line "${ACQUIRED[r]}"
-    unset 'ACQUIRED[r]'
+    send_line "${HELD[r]}"
+    unset 'HELD[r]'
   done
   for r in "${!READY[@]}"; do
-    # A local slot must be free for the job to start once it has its group's slot.
-    ((in_parallel + ${#ACQUIRED[@]} < slots)) || break
+    ((in_parallel + ${#HELD[@]} < slots)) || break
     n=${READY[r]}
     g=${JOB_GROUP[n]}
     if ((g)); then
-      # The group slot is asked for outside parallel: waiting for it holds no job slot.
-      ((GROUP_BUSY[g] < GROUP_LIMIT[g])) || continue
+      # The group slot is asked for outside parallel, so waiting for it holds no job slot;
+      # no more are asked for at once than there are free local slots to use them.
+      ((GROUP_BUSY[g] < GROUP_LIMIT[g] && in_parallel + ${#HELD[@]} + acquiring < slots)) ||
+        continue
       GROUP_BUSY[g]=$((GROUP_BUSY[g] + 1))
+      acquiring=$((acquiring + 1))
       STATE[n]=acquiring
       "$PARGEN_SELF" __hold "$n" "pargen.${GROUP_NAME[g]}" "${GROUP_LIMIT[g]}" 4>&- &
       HOLDER[n]=$!
+      disown "${HOLDER[n]}"
     else
       can_send_now || break
       send_line "$n"
@@ -358,19 +373,15 @@ release_group() {  # NUMBER
   fi
 }
 
-on_end() {  # NUMBER EXIT ATTEMPT HOW
-  local n=$1 rc=$2 attempt=$3 how=$4
+on_end() {  # NUMBER EXIT ATTEMPT HOW TIME-US
+  local n=$1 rc=$2 attempt=$3 how=$4 rank
   [[ ${STATE[n]} == queued || ${STATE[n]} == running ]] || return 0
   ATTEMPT[n]=$attempt
-  if ((rc != 0 && attempt < ATTEMPTS)) && [[ $how == "done" ]]; then
-    say "retrying ${JOB_ID[n]} (exit $rc, attempt $attempt of $ATTEMPTS)"
-    STATE[n]=queued
-    return 0
-  fi
+  END[n]=$5
   in_parallel=$((in_parallel - 1))
-  release_group "$n"
-  END[n]=$(now_us)
+  unset 'KILL_AT[n]'
   if ((rc == 0)); then
+    release_group "$n"
     finish_job "$n" succeeded 0
     local c
     for c in ${CHILDREN[n]}; do
@@ -378,16 +389,35 @@ on_end() {  # NUMBER EXIT ATTEMPT HOW
       ((REMAINING[c] == 0)) && [[ ${STATE[c]} == waiting ]] && make_ready "$c"
     done
     say "succeeded ${JOB_ID[n]}"
-  elif ((stopping)) && [[ $how == stopped ]]; then
+    return 0
+  fi
+  if ((stopping)) && [[ $how != "done" ]]; then
+    release_group "$n"
     finish_job "$n" interrupted "$rc"
     say "interrupted ${JOB_ID[n]} (exit $rc)"
+    return 0
+  fi
+  local why="exit $rc"
+  ((TIMED_OUT[n])) && why="timed out after --timeout, exit $rc"
+  [[ $how == lost ]] && why="ended without reporting (killed?)"
+  if ((!stopping && attempt < ATTEMPTS)); then
+    say "retrying ${JOB_ID[n]} ($why; attempt $attempt of $ATTEMPTS)"
+    TIMED_OUT[n]=0
+    STATE[n]=held
+    rank=${JOB_RANK[n]}
+    HELD[rank]=$n
+    return 0
+  fi
+  release_group "$n"
+  if [[ $how == lost ]]; then
+    finish_job "$n" lost "$rc"
   else
     finish_job "$n" failed "$rc"
-    failures=$((failures + 1))
-    say "FAILED ${JOB_ID[n]} (exit $rc); log: $PARGEN_RUN_DIR/logs/${JOB_LOG[n]}"
-    skip_below "$n"
-    check_halt
   fi
+  failures=$((failures + 1))
+  say "FAILED ${JOB_ID[n]} ($why); log: $PARGEN_RUN_DIR/logs/${JOB_LOG[n]}"
+  skip_below "$n"
+  check_halt
 }
 
 check_halt() {
@@ -414,15 +444,22 @@ stop_dispatching() {
       acquiring)
         kill -KILL "${HOLDER[n]}" 2>/dev/null
         GROUP_BUSY[JOB_GROUP[n]]=$((GROUP_BUSY[JOB_GROUP[n]] - 1))
+        acquiring=$((acquiring - 1))
+        finish_job "$n" not-run
+        ;;
+      held)
+        release_group "$n"
         finish_job "$n" not-run
         ;;
     esac
   done
-  for n in "${ACQUIRED[@]}"; do
-    release_group "$n"
-    finish_job "$n" not-run
-  done
-  READY=() ACQUIRED=()
+  READY=() HELD=()
+}
+
+stop_build() {  # NUMBER: SIGTERM to its process group now, SIGKILL after the grace period
+  [[ -n ${PGID[$1]:-} ]] || return 0
+  kill -TERM -- "-${PGID[$1]}" 2>/dev/null
+  KILL_AT[$1]=$(($(now_us) + GRACE_S * 1000000))
 }
 
 # Graceful stop: no new starts, SIGTERM to every running build's process group, SIGKILL
@@ -440,25 +477,32 @@ begin_stop() {
   stop_dispatching
   stop_deadline=$(($(now_us) + GRACE_S * 1000000))
   for n in "${!STATE[@]}"; do
-    [[ ${STATE[n]} == running && -n ${PGID[n]:-} ]] && kill -TERM -- "-${PGID[n]}" 2>/dev/null
+    [[ ${STATE[n]} == running ]] && stop_build "$n"
   done
   say "stopping: no new builds; running builds got SIGTERM and up to ${GRACE_S}s to clean up"
 }
 
-# Builds still running when the grace period is over are killed; a build whose whole process
-# group vanished without an "end" (killed with -9) is recorded as lost.
+# Timeouts, the end of grace periods, and builds whose whole process group vanished without an
+# "end" (killed with -9).
 check_running() {
   local n now
   now=$(now_us)
   for n in "${!STATE[@]}"; do
     [[ ${STATE[n]} == running && -n ${PGID[n]:-} ]] || continue
-    if ((stop_deadline && now >= stop_deadline)); then
+    if ((TIMEOUT_US && !TIMED_OUT[n] && now >= ATTEMPT_START[n] + TIMEOUT_US)); then
+      TIMED_OUT[n]=1
+      say "${JOB_ID[n]} ran longer than --timeout: stopping it gracefully"
+      stop_build "$n"
+    elif [[ -n ${KILL_AT[n]:-} ]] && ((now >= KILL_AT[n])); then
+      say "${JOB_ID[n]} still runs after the grace period: killing it"
       kill -KILL -- "-${PGID[n]}" 2>/dev/null
-      ((killed_at)) || killed_at=$now
+      KILL_AT[n]=$((now + 2000000))
     fi
-    if ! kill -0 -- "-${PGID[n]}" 2>/dev/null; then
-      say "${JOB_ID[n]} ended without reporting (killed?)"
-      on_end "$n" 137 "${ATTEMPT[n]:-$ATTEMPTS}" "${stop_deadline:+stopped}lost"
+    # Gone without an "end": unless that end is still waiting in the FIFO, it was killed.
+    if ! kill -0 -- "-${PGID[n]}" 2>/dev/null && ! read -r -t 0 <&3; then
+      local how=lost
+      ((TIMED_OUT[n] || stopping)) && how=stopped
+      on_end "$n" 137 "${ATTEMPT[n]:-1}" "$how" "$now"
     fi
   done
   if ((parallel_pid)) && ! kill -0 "$parallel_pid" 2>/dev/null; then
@@ -472,40 +516,72 @@ check_running() {
   fi
 }
 
-handle_event() {  # KIND NUMBER FIELDS...
-  case $1 in
+# The next time check_running has something to do, in microseconds from now (at most 5 s).
+next_check_in() {
+  local n now due wait=5000000
+  now=$(now_us)
+  for n in "${!STATE[@]}"; do
+    [[ ${STATE[n]} == running ]] || continue
+    due=${KILL_AT[n]:-0}
+    if ((!due && TIMEOUT_US)); then due=$((ATTEMPT_START[n] + TIMEOUT_US)); fi
+    ((due && due - now < wait)) && wait=$((due - now))
+  done
+  printf '%s' "$wait"
+}
+
+handle_event() {  # TIME-US KIND NUMBER FIELDS...
+  local ts=$1 kind=$2 n=$3
+  case $kind in
     start)
-      [[ ${STATE[$2]} == queued ]] || return 0
-      STATE[$2]=running ATTEMPT[$2]=$3 PGID[$2]=$5
-      START[$2]=${START[$2]:-$(now_us)}
-      ((stopping)) && kill -TERM -- "-$5" 2>/dev/null
+      [[ ${STATE[n]} == queued ]] || return 0
+      STATE[n]=running ATTEMPT[n]=$4 PGID[n]=$6 ATTEMPT_START[n]=$ts TIMED_OUT[n]=0
+      START[n]=${START[n]:-$ts}
+      ((stopping)) && stop_build "$n"
       ;;
-    end) on_end "$2" "$3" "$4" "$5" ;;
+    end) on_end "$n" "$4" "$5" "$6" "$ts" ;;
     acquired)
-      if [[ ${STATE[$2]} == acquiring ]]; then
-        local rank=${JOB_RANK[$2]}
-        STATE[$2]=acquired
-        ACQUIRED[rank]=$2
+      if [[ ${STATE[n]} == acquiring ]]; then
+        local rank=${JOB_RANK[n]}
+        acquiring=$((acquiring - 1))
+        STATE[n]=held
+        HELD[rank]=$n
       fi
       ;;
     stop) begin_stop ;;
   esac
 }
 
+# packer init runs once per template, serially, before any build: it is not safe to run
+# concurrently. Each runs in its own process group so that a stop reaches it at once.
 run_inits() {
-  local i dir rc n
+  local i dir log pid rc n ts kind
   for i in "${!INIT_DIRS[@]}"; do
-    dir=${INIT_DIRS[i]}
+    ((stopping)) && return 0
+    dir=${INIT_DIRS[i]} log=$PARGEN_RUN_DIR/logs/${INIT_LOGS[i]}
     say "packer init $dir"
-    (cd "$PARGEN_ROOT/$dir" && "$PARGEN_PACKER" init . </dev/null) 2>&1 |
-      tag_lines "init $dir" "$PARGEN_RUN_DIR/logs/${INIT_LOGS[i]}"
-    rc=${PIPESTATUS[0]}
+    (
+      trap - INT TERM HUP
+      cd "$PARGEN_ROOT/$dir" && exec setsid "$PARGEN_PACKER" init .
+    ) </dev/null >>"$log" 2>&1 4>&- &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+      read -r -t 0.5 ts kind _ <&3 || continue
+      if [[ $kind == stop ]]; then
+        say "stopping: packer init $dir got SIGTERM"
+        kill -TERM -- "-$pid" 2>/dev/null
+        stop_dispatching
+        stop_deadline=$(($(now_us) + GRACE_S * 1000000))
+      fi
+    done
+    wait "$pid"
+    rc=$?
+    tag_lines "init $dir" /dev/null <"$log"
     ((rc == 0)) && continue
-    say "FAILED packer init $dir (exit $rc); its builds fail; log: $PARGEN_RUN_DIR/logs/${INIT_LOGS[i]}"
+    say "FAILED packer init $dir (exit $rc); its builds fail; log: $log"
     for n in "${!JOB_DIR[@]}"; do
       [[ ${JOB_DIR[n]} == "$dir" && ${STATE[n]} == waiting ]] || continue
-      finish_job "$n" failed "$rc"
       BLOCKER[n]=init
+      finish_job "$n" failed "$rc"
       failures=$((failures + 1))
       skip_below "$n"
     done
@@ -524,9 +600,12 @@ write_results() {
 }
 
 coordinate() {
-  trap '' INT TERM HUP
+  # Signals reach the main shell, which passes them on as "stop" events; a closed stdout or
+  # stderr must not end the coordinator while builds run.
+  trap '' INT TERM HUP PIPE
   export PARGEN_COORDINATOR=$BASHPID
-  local n a kind x y z w timeout now
+  printf '%s\n' "$BASHPID" >"$PARGEN_RUN_DIR/state/coordinator.pid"
+  local n a ts kind x y z w timeout now
   compute_slots
   for ((n = 1; n <= JOB_COUNT; n++)); do
     STATE[n]=waiting REMAINING[n]=0 CHILDREN[n]=${CHILDREN[n]:-}
@@ -549,7 +628,7 @@ coordinate() {
   # Its own session: a Ctrl-C for the terminal reaches this script, which stops the builds
   # gracefully; GNU parallel must not act on it by itself.
   setsid "$PARGEN_PARALLEL" --plain --will-cite --ungroup --jobs "$slots" "${PARALLEL_LIMITS[@]}" \
-    --retries "$ATTEMPTS" --termseq "TERM,$((GRACE_S * 1000)),KILL,25" \
+    --termseq "TERM,$((GRACE_S * 1000)),KILL,25" \
     --joblog "$PARGEN_RUN_DIR/joblog" '"$PARGEN_SELF" __job {} {%}' \
     <"$PARGEN_RUN_DIR/state/queue" 4>&- &
   parallel_pid=$!
@@ -558,30 +637,19 @@ coordinate() {
     sent_line=0
     dispatch
     now=$(now_us)
-    timeout=5000000
-    if ((stop_deadline)); then
-      ((stop_deadline - now < timeout)) && timeout=$((stop_deadline - now))
-      ((killed_at)) && timeout=500000
-    elif ((${#READY[@]} + ${#ACQUIRED[@]} > 0 && DELAY_US > 0)); then
-      timeout=$((last_send + DELAY_US - now))
+    timeout=$(next_check_in)
+    if ((${#READY[@]} + ${#HELD[@]} > 0 && DELAY_US > 0 && !stopping)); then
+      ((last_send + DELAY_US - now < timeout)) && timeout=$((last_send + DELAY_US - now))
     fi
     ((timeout < 1000)) && timeout=1000
-    if read -r -t "$(seconds_of "$timeout")" _ kind n x y z w <&3; then
-      handle_event "$kind" "$n" "${x:-}" "${y:-}" "${z:-}" "${w:-}"
+    if read -r -t "$(seconds_of "$timeout")" ts kind n x y z w <&3; then
+      handle_event "$ts" "$kind" "$n" "${x:-}" "${y:-}" "${z:-}" "${w:-}"
       if [[ $kind == end ]] && ((!sent_line)); then
         dispatch
         ((sent_line)) || send_line 0
       fi
-    else
-      check_running
     fi
-    if ((killed_at && $(now_us) > killed_at + 2000000)); then
-      for n in "${!STATE[@]}"; do
-        [[ ${STATE[n]} == queued || ${STATE[n]} == running ]] || continue
-        in_parallel=$((in_parallel - 1))
-        finish_job "$n" interrupted 137
-      done
-    fi
+    check_running
   done
   exec 4>&-
   ((parallel_pid)) && wait "$parallel_pid"
@@ -700,7 +768,8 @@ main() {
   export PARGEN_ROOT PARGEN_RUN_DIR PARGEN_RUN_ID PARGEN_SELF PARGEN_PACKER PARGEN_PARALLEL
   export PARGEN_ATTEMPTS PARALLEL_HOME PARALLEL_SHELL
   mkdir -p "$PARALLEL_HOME" || die "cannot create $PARALLEL_HOME"
-  rm -f "$PARGEN_RUN_DIR/state/events" "$PARGEN_RUN_DIR/state/queue"
+  # A reused run directory must not mix this run with the last one.
+  rm -f "$PARGEN_RUN_DIR/results.tsv" "$PARGEN_RUN_DIR/joblog" "$PARGEN_RUN_DIR/state/"*
   mkfifo "$PARGEN_RUN_DIR/state/events" "$PARGEN_RUN_DIR/state/queue" ||
     die "cannot create FIFOs in $PARGEN_RUN_DIR/state"
   local g n
@@ -715,6 +784,7 @@ main() {
   write_job_files
   exec 3<>"$PARGEN_RUN_DIR/state/events"
   trap on_signal INT TERM HUP
+  trap '' PIPE
   coordinate &
   coordinator=$!
   while :; do

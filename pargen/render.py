@@ -105,6 +105,7 @@ def render_script(
         "halt_when": halt_when,
         "halt_failures": halt_failures,
         "attempts": settings.retries + 1,
+        "timeout_us": round((settings.timeout or 0) * 1_000_000),
         "parallel_limits": _parallel_limits(settings),
         "root_from_script": root_from_script,
         "jobs": jobs,
@@ -213,8 +214,6 @@ def _parallel_limits(settings: RunSettings) -> list[str]:
         args += ["--load", settings.load]
     if settings.memfree is not None:
         args += ["--memfree", settings.memfree]
-    if settings.timeout is not None:
-        args += ["--timeout", f"{settings.timeout:g}"]
     return args
 
 

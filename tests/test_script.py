@@ -214,11 +214,6 @@ def test_retries_rerun_a_failing_build(
     assert len(result.marks["flaky"]) == attempts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GNU parallel checks --timeout only between input lines; the queue FIFO is idle "
-    "while builds run, so the timeout never fires",
-)
 def test_timeout_stops_a_build_gracefully_and_fails_it(
     tmp_path: Path, script_env: dict[str, str]
 ) -> None:
@@ -535,11 +530,6 @@ def test_stop_lets_running_builds_clean_up_and_leaves_no_process(
     assert leftover_processes(script_env[TOKEN_ENV]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GNU parallel --retries reruns a stopped build (it exited non-zero); the no-op rerun "
-    "replaces the real attempt in the joblog",
-)
 def test_stopped_build_keeps_its_real_attempt_in_the_joblog_with_retries(
     tmp_path: Path, script_env: dict[str, str]
 ) -> None:
