@@ -217,13 +217,17 @@ def test_retries_rerun_a_failing_build(
 def test_timeout_stops_a_build_gracefully_and_fails_it(
     tmp_path: Path, script_env: dict[str, str]
 ) -> None:
-    tree = {".": {"slow": step("slow", sleep=5, cleanup=0.2)}}
+    # hang: the step waits in the background, so its TERM trap runs at once (a foreground
+    # sleep lets Packer 1.6.6 finish cancelling before the trap has done its work).
+    tree = {".": {"slow": step("slow", hang=True, cleanup=0.2)}}
     script = prepare(tmp_path, tree, "--jobs", "2", "--timeout", "1", "--grace", "60")
     result = run(tmp_path, script_env, script)
 
     assert result.finished.code == 1
     assert result.results[".:null.slow"].state == "failed"
     assert result.only("slow").cleaned
+    log = next((result.run_dir / "logs").glob("*.log")).read_text()
+    assert "Cancelling build after receiving terminated" in log
 
 
 def test_build_that_builds_nothing_fails(tmp_path: Path, script_env: dict[str, str]) -> None:
