@@ -252,7 +252,7 @@ readonly INIT_LOGS=()
 declare -a STATE=() REMAINING=() CHILDREN=() PGID=() RC=() ATTEMPT=() BLOCKER=() START=() END=()
 declare -a READY=() HELD=() HOLDER=() GROUP_BUSY=() ATTEMPT_START=() KILL_AT=() TIMED_OUT=()
 unresolved=0 in_parallel=0 acquiring=0 stopping=0 halted=0 failures=0 last_send=0
-stop_deadline=0 slots=1 parallel_pid=0 sent_line=0
+stop_deadline=0 slots=1 parallel_pid=0 sent_line=0 reaped_here=0
 
 compute_slots() {
   local cores
@@ -498,11 +498,14 @@ check_running() {
       kill -KILL -- "-${PGID[n]}" 2>/dev/null
       KILL_AT[n]=$((now + 2000000))
     fi
-    # Gone without an "end": unless that end is still waiting in the FIFO, it was killed.
-    if ! kill -0 -- "-${PGID[n]}" 2>/dev/null && ! read -r -t 0 <&3; then
+    # Its job shell gone without an "end" (unless that end still waits in the FIFO): it was
+    # killed. Whatever else of the build runs has nobody watching it: stop it gracefully.
+    if leader_gone "${PGID[n]}" && ! read -r -t 0 <&3; then
+      kill -TERM -- "-${PGID[n]}" 2>/dev/null
       local how=lost
       ((TIMED_OUT[n] || stopping)) && how=stopped
       on_end "$n" 137 "${ATTEMPT[n]:-1}" "$how" "$now"
+      reaped_here=1
     fi
   done
   if ((parallel_pid)) && ! kill -0 "$parallel_pid" 2>/dev/null; then
@@ -514,6 +517,15 @@ check_running() {
     say "GNU parallel exited before every job ended"
     parallel_pid=0
   fi
+}
+
+# A job's shell leads its process group. Dead, or a zombie that GNU parallel reaps only when
+# it reads its next line, it will never report an end.
+leader_gone() {  # PGID
+  local stat
+  stat=$(<"/proc/$1/stat") 2>/dev/null || return 0
+  stat=${stat##*) }
+  [[ $stat == Z* ]]
 }
 
 # The next time check_running has something to do, in microseconds from now (at most 5 s).
@@ -649,7 +661,13 @@ coordinate() {
         ((sent_line)) || send_line 0
       fi
     fi
+    reaped_here=0
     check_running
+    if ((reaped_here)); then
+      sent_line=0
+      dispatch
+      ((sent_line)) || send_line 0
+    fi
   done
   exec 4>&-
   ((parallel_pid)) && wait "$parallel_pid"

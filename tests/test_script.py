@@ -6,8 +6,10 @@ never from how long a test took.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ from trees import (
     max_concurrency,
     once_started,
     processes_with,
+    read_events,
     read_joblog,
     read_marks,
     read_results,
@@ -532,6 +535,37 @@ def test_stop_lets_running_builds_clean_up_and_leaves_no_process(
     logged = {line.command.split()[2] for line in read_joblog(run_dir)}
     assert logged - {"0"} == {"1", "2"}  # the stopped builds are in the joblog too
     assert leftover_processes(script_env[TOKEN_ENV]) == []
+
+
+def test_a_job_whose_shell_is_killed_is_recorded_and_the_run_goes_on(
+    tmp_path: Path, script_env: dict[str, str]
+) -> None:
+    """kill -9 of a job's own shell: it never reports an end, and GNU parallel keeps it as a
+    zombie until it reads another line. The run must still end, account for the job, and
+    stop what is left of the build gracefully."""
+    tree = {
+        ".": {"busy": step("busy", hang=True, cleanup=0.2), "other": step("other")},
+        "child": {"child": step("child")},
+    }
+    script = prepare(tmp_path, tree, "--jobs", "2", "--grace", "60")
+    run_dir = tmp_path / "run"
+    process = start_script(script, run_dir, script_env)
+    wait_for(lambda: started(script_env, "busy"), "the build to start")
+    busy = script_jobs(script)
+    number = next(n for n, job_id in busy.items() if job_id == ".:null.busy")
+    (start,) = [e for e in read_events(run_dir) if e.kind == "start" and e.number == number]
+    os.kill(int(start.fields[-1]), signal.SIGKILL)  # the job's shell leads its process group
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 1, err
+    result = finish(script, run_dir, script_env, Finished(1, "", err))
+    assert result.states == {
+        ".:null.busy": "lost",
+        ".:null.other": "succeeded",
+        "child:null.child": "skipped",
+    }
+    assert result.only("busy").cleaned  # the orphaned build still got its SIGTERM
+    assert not leftover_processes(script_env[TOKEN_ENV])
 
 
 def test_stopped_build_keeps_its_real_attempt_in_the_joblog_with_retries(
