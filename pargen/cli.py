@@ -20,7 +20,7 @@ from pargen.console import Console
 from pargen.errors import ExitCode, PargenError
 from pargen.execute import run_plan
 from pargen.plan import Plan, make_plan
-from pargen.plan_format import FORMATTERS
+from pargen.plan_format import FORMATTERS, nothing_planned
 from pargen.render import ScriptLocation, render_script
 from pargen.report import load_report
 from pargen.report_format import (
@@ -82,6 +82,18 @@ plan_options = _options(
     click.option(
         "--flat/--no-flat", default=None, help="Ignore the image hierarchy (pargen.hcl: flat)."
     ),
+    click.option(
+        "--changed-since",
+        metavar="REF",
+        help="Only templates changed since git REF (merge base), and those below them.",
+    ),
+)
+
+skip_unchanged_option = click.option(
+    "--skip-unchanged",
+    is_flag=True,
+    default=None,
+    help="Leave out jobs whose inputs are as at their last successful build here.",
 )
 
 run_options = _options(
@@ -119,8 +131,8 @@ def _config(root: str, options: dict[str, Any]) -> Config:
     return resolve(Path(root), cli)
 
 
-def _plan(root: str, config: Config) -> Plan:
-    plan = make_plan(root, config.plan, os.environ)
+def _plan(root: str, config: Config, *, hash_inputs: bool = False) -> Plan:
+    plan = make_plan(root, config.plan, os.environ, hash_inputs=hash_inputs)
     for warning in plan.warnings:
         click.echo(f"pargen: warning: {warning}", err=True)
     return plan
@@ -135,6 +147,7 @@ def cli() -> None:
 @cli.command()
 @root_argument
 @plan_options
+@skip_unchanged_option
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True
 )
@@ -233,6 +246,7 @@ def check(ctx: click.Context, /, paths: tuple[str, ...], **options: Any) -> None
 @root_argument
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Run here.")
 @plan_options
+@skip_unchanged_option
 @run_options
 @click.pass_context
 @click.option("--quiet", "-q", is_flag=True, help="Show only failures and the summary.")
@@ -282,10 +296,17 @@ def exec_(
         # Exact ids, escaped for --only's globs: the jobs of the earlier run, nothing else.
         options["only"] = tuple(only_value(i) for i in ids)
     config = _config(root, options)
-    plan = _plan(root, config)
+    # Every run records the input hashes of what it built, for a later --skip-unchanged.
+    plan = _plan(root, config, hash_inputs=True)
     if not plan.jobs:
-        click.echo(f"pargen: nothing to build under {root}: the plan has no jobs", err=True)
+        click.echo(f"pargen: nothing to build under {root}: {nothing_planned(plan)}", err=True)
         return
+    if plan.unchanged:
+        click.echo(
+            f"pargen: leaving out {len(plan.unchanged)} job(s) unchanged since their last build "
+            "(pargen plan --skip-unchanged lists them)",
+            err=True,
+        )
     # GitLab gets each job's output folded after the run instead of interleaved lines.
     console = Console(quiet=quiet, verbose=verbose, stream_jobs=not os.environ.get("GITLAB_CI"))
     outcome = run_plan(

@@ -41,6 +41,10 @@ class PlanOptions:
     var_files: tuple[str, ...] = ()
     vars: tuple[tuple[str, str], ...] = ()
     flat: bool = False
+    changed_since: str | None = None
+    """Keep only templates changed since this git revision, and the templates below them."""
+    skip_unchanged: bool = False
+    """Drop jobs whose inputs are those of their last successful build here."""
 
 
 @dataclass(frozen=True)
@@ -322,5 +326,7 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
         var_files=values.get("var_files", ()),
         vars=tuple(cli.get("vars") or ()),
         flat=values.get("flat") == "true",
+        changed_since=cli.get("changed_since"),
+        skip_unchanged=bool(cli.get("skip_unchanged")),
     )
     return Config(plan=plan, run=run)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pargen.config import RunSettings
 from pargen.errors import PargenError
+from pargen.inputs import record_built
 from pargen.plan import Plan
 from pargen.report import RunReport
 from pargen.report_format import finish_run
@@ -69,4 +70,19 @@ def run_plan(
         history_file,
         {j.id: j.duration for j in report.jobs if j.state == "succeeded" and j.duration},
     )
+    if plan.inputs is not None:
+        record_built(
+            Path(plan.root),
+            plan.inputs,
+            succeeded={
+                j.id: j.end_us
+                for j in report.jobs
+                if j.state == "succeeded" and j.end_us is not None
+            },
+            failed=[j.id for j in report.jobs if j.state in _RAN_AND_FAILED],
+        )
     return Outcome(code, report)
+
+
+# A job that ran and did not succeed may have left its image half-replaced: build it again.
+_RAN_AND_FAILED = frozenset({"failed", "interrupted", "lost"})

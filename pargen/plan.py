@@ -5,12 +5,14 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pargen.changes import changed_paths, changed_templates, select_changed
 from pargen.config import PlanOptions
 from pargen.discover import TemplateSource, discover, posix_parent
 from pargen.errors import PargenError, Problem, ProblemsError
+from pargen.inputs import Built, InputHashes, input_hashes, read_built
 from pargen.names import job_id, only_pattern
 from pargen.parse import ParsedTemplate, VarInputs
 from pargen.parse_cache import parse_all
@@ -38,6 +40,17 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Unchanged:
+    """A job ``--skip-unchanged`` left out: its inputs are those of its last build here."""
+
+    id: str
+    template: str
+    name: str
+    built_at: str
+    """When that build ended (UTC, ISO 8601)."""
+
+
+@dataclass(frozen=True)
 class Plan:
     root: str
     """ROOT as given."""
@@ -46,10 +59,21 @@ class Plan:
     var_files: tuple[str, ...]
     """Absolute paths of ``-var-file`` arguments, passed to every job."""
     warnings: tuple[Problem, ...] = ()
+    selected_because: Mapping[str, str] = field(default_factory=dict)
+    """Job id -> why it is planned, with --changed-since or --skip-unchanged; else empty."""
+    unchanged: tuple[Unchanged, ...] = ()
+    changed_since: str | None = None
+    inputs: InputHashes | None = None
+    """Input hashes of every job of the tree, when asked for (exec records them)."""
 
 
-def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
-    """Discover, parse and order the tree at ``root``; every problem is raised in one pass."""
+def make_plan(
+    root: str, options: PlanOptions, env: Mapping[str, str], *, hash_inputs: bool = False
+) -> Plan:
+    """Discover, parse and order the tree at ``root``; every problem is raised in one pass.
+
+    ``hash_inputs`` computes every job's input hash even without ``--skip-unchanged``.
+    """
     root_path = Path(root)
     sources, problems = discover(root_path, options.exclude)
     inputs = VarInputs(
@@ -67,7 +91,26 @@ def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
         jobs = _jobs(parsed, options)
     except ProblemsError as err:
         raise ProblemsError(_from_here(root, p) for p in err.problems) from None
+    every_job = jobs
+    parent_of = _image_parents(jobs)
+    reasons: dict[str, str] = {}
+    if options.changed_since is not None:
+        changed = changed_templates(
+            root_path,
+            sources,
+            options.var_files,
+            changed_paths(root_path, options.changed_since),
+        )
+        selected = select_changed(changed, list(parent_of), parent_of)
+        jobs = [j for j in jobs if j.template in selected]
+        reasons = {j.id: selected[j.template] for j in jobs}
     jobs = _select(jobs, options.only, options.except_)
+    hashes = None
+    unchanged: list[Unchanged] = []
+    if options.skip_unchanged or hash_inputs:
+        hashes = input_hashes(parsed, every_job, parent_of, options.var_files, env)
+    if options.skip_unchanged and hashes is not None:
+        jobs, unchanged = _changed_inputs(jobs, hashes, read_built(root_path), reasons)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
         raise PargenError(
             f"the plan has {len(jobs)} jobs, more than --max-jobs {options.max_jobs}; "
@@ -75,7 +118,46 @@ def make_plan(root: str, options: PlanOptions, env: Mapping[str, str]) -> Plan:
         )
     jobs = _order(jobs, flat=options.flat)
     warnings = tuple(_from_here(root, w) for template in parsed for w in template.warnings)
-    return Plan(root=root, jobs=tuple(jobs), var_files=options.var_files, warnings=warnings)
+    return Plan(
+        root=root,
+        jobs=tuple(jobs),
+        var_files=options.var_files,
+        warnings=warnings,
+        selected_because={j.id: reasons[j.id] for j in jobs if j.id in reasons},
+        unchanged=tuple(unchanged),
+        changed_since=options.changed_since,
+        inputs=hashes,
+    )
+
+
+def _image_parents(jobs: Iterable[Job]) -> dict[str, str | None]:
+    """Template -> the template its images are built from, in path order (parents first).
+
+    The same rule as ``after`` on the whole tree, before --flat, --only or --except.
+    """
+    templates = sorted({j.template for j in jobs}, key=_path_key)
+    dir_templates = {j.template for j in jobs if j.target == "."}
+    return {t: _nearest_ancestor(t, dir_templates) for t in templates}
+
+
+def _changed_inputs(
+    jobs: list[Job],
+    inputs: InputHashes,
+    built: Mapping[str, Built],
+    reasons: dict[str, str],
+) -> tuple[list[Job], list[Unchanged]]:
+    """The jobs to build, with why added to ``reasons``, and those whose inputs are as built."""
+    kept: list[Job] = []
+    unchanged: list[Unchanged] = []
+    for job in jobs:
+        record = built.get(job.id)
+        if record is not None and record.inputs == inputs.hashes[job.id]:
+            unchanged.append(Unchanged(job.id, job.template, job.name, record.at))
+            continue
+        why = "never built here" if record is None else f"inputs changed since {record.at}"
+        reasons[job.id] = f"{reasons[job.id]}; {why}" if job.id in reasons else why
+        kept.append(job)
+    return kept, unchanged
 
 
 def _from_here(root: str, problem: Problem) -> Problem:
