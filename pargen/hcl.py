@@ -37,7 +37,7 @@ from pargen.expressions import (
     Variable,
     Where,
 )
-from pargen.hcltext import close_heredocs, relax_strip_markers, scan, skim
+from pargen.hcltext import close_heredocs, interpolation_end, relax_strip_markers, scan, skim
 
 LarkTree = Tree[Token]
 
@@ -595,7 +595,7 @@ def parse_template_text(content: str, where: Where, text: str) -> Expr:
             position = literal_start = found + 3
             continue
         parts.append(content[literal_start:found])
-        end = _interpolation_end(content, found + 2)
+        end = interpolation_end(content, found + 2)
         if end < 0:
             raise TemplateError(where, f"unclosed interpolation in `{text}`; add the missing }}")
         if content[found] == "%":
@@ -625,42 +625,3 @@ def _next_template_start(content: str, position: int) -> int:
     if first > 0 and content[first - 1] == content[first] and first - 1 >= position:
         return first - 1
     return first
-
-
-def _interpolation_end(content: str, position: int) -> int:
-    """Index of the ``}`` closing an interpolation opened just before ``position``."""
-    depth = 0
-    index = position
-    while index < len(content):
-        char = content[index]
-        if char == '"':
-            index = _string_end(content, index + 1)
-            if index < 0:
-                return -1
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return index
-            depth -= 1
-        index += 1
-    return -1
-
-
-def _string_end(content: str, index: int) -> int:
-    """Index of the quote closing a string literal inside an interpolation."""
-    while index < len(content):
-        char = content[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == '"':
-            return index
-        if content.startswith("${", index):
-            end = _interpolation_end(content, index + 2)
-            if end < 0:
-                return -1
-            index = end + 1
-            continue
-        index += 1
-    return -1

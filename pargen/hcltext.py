@@ -280,3 +280,8 @@ def _heredoc_end(text: str, position: int, marker: str) -> int:
             return -1
         position = newline + 1
     return -1
+
+
+def interpolation_end(text: str, index: int) -> int:
+    """Index of the ``}`` closing the ``${`` or ``%{`` opened just before ``index``; -1 if none."""
+    return _Scanner(text).template_end(index)
