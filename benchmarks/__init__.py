@@ -1,0 +1,1 @@
+"""pargen's benchmarks: synthetic template trees and the measurements run by scripts/bench."""
