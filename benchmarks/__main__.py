@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import dispatch, planning, scheduling, supervisor
+from benchmarks import dispatch, ordering, planning, scheduling, supervisor
 from benchmarks.measure import REPO, BenchError, Section, Settings, make_settings
 from benchmarks.report import describe_machine, load_average, markdown
 
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Section]] = {
     "scheduling": scheduling.benchmark,
     "dispatch": dispatch.benchmark,
     "supervisor": supervisor.benchmark,
+    "ordering": ordering.benchmark,
 }
 
 
