@@ -76,8 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     took = time.monotonic() - started
     figures = [f for s in sections for f in s.figures]
-    missed = [f.name for f in figures if f.passed is False]
-    summary = f"{len(figures) - len(missed)} of {len(figures)} figures met their targets"
+    judged = [f for f in figures if f.passed is not None]
+    missed = [f.name for f in judged if not f.passed]
+    summary = f"{len(judged) - len(missed)} of {len(judged)} targets met"
     if missed:
         summary += f"; missed: {', '.join(missed)}"
     end_load = load_average()

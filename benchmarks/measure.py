@@ -105,13 +105,12 @@ class Figure:
 
     def shown(self, value: float | None = None) -> str:
         number = self.value if value is None else value
-        if self.unit == "x faster":
-            return f"{number:.1f}x faster"
-        if self.unit == "ratio":
-            return f"{number:.2f}"
-        if self.unit == "MB":
-            return f"{number:.0f} MB"
-        return f"{number:.2f}%"
+        digits, suffix = _LOOKS[self.unit]
+        # A value that rounds to its target gets one more digit: a "miss" never reads 1.15.
+        target = self.target
+        if value is None and target is not None and number != target:
+            digits += round(number, digits) == round(target, digits)
+        return f"{number:.{digits}f}{suffix}"
 
     @property
     def target_text(self) -> str:
@@ -127,6 +126,10 @@ class Figure:
             f"{self.name}: {self.shown()} (target {self.target_text}) {self.verdict}  "
             f"({self.detail})  [{self.command}]"
         )
+
+
+# Decimal digits and suffix of each unit.
+_LOOKS = {"x faster": (1, "x faster"), "ratio": (2, ""), "MB": (0, " MB"), "%": (2, "%")}
 
 
 @dataclass
