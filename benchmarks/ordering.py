@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks.measure import Figure, Section, Settings
+from benchmarks.measure import BenchError, Figure, Section, Settings
 from benchmarks.runs import makespan, read_joblog
 
 SHORT, LONG, FAN = 0.3, 3.0, 6
@@ -48,7 +48,10 @@ def write_tree(root: Path) -> None:
 
 def _exec(root: Path, env: Mapping[str, str], pargen: Sequence[str]) -> float:
     command = [*pargen, "exec", str(root), "--jobs", "2", "--quiet"]
-    subprocess.run(command, env=dict(env), check=True, capture_output=True)
+    done = subprocess.run(command, env=dict(env), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError(f"{' '.join(command)} exited {done.returncode}: {last}")
     jobs = read_joblog(root / ".pargen" / "runs" / "latest" / "joblog")
     return makespan(j for j in jobs if " __job 0 " not in f"{j.command} ")  # not the ticks
 
