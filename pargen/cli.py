@@ -120,6 +120,17 @@ run_options = _options(
     click.option(
         "--group-limit", metavar="N", help="Machine-wide limit per source type (default: none)."
     ),
+    click.option(
+        "-S",
+        "--sshlogin",
+        multiple=True,
+        metavar="LOGINS",
+        help="Also build on these hosts: [N/][user@]host,... (':' is this machine).",
+    ),
+    click.option(
+        "--sshloginfile", multiple=True, metavar="FILE", help="Hosts, one sshlogin per line."
+    ),
+    click.option("--ssh", metavar="CMD", help="The ssh command with its options (ssh)."),
 )
 
 

@@ -64,6 +64,12 @@ class RunSettings:
     group_limit: int | None = None
     """Limit of the default per-source-type groups; None: no semaphore for them."""
     groups: tuple[Group, ...] = field(default=())
+    sshlogins: tuple[str, ...] = ()
+    """GNU parallel sshlogins, ``[N/][user@]host`` or ``:``; none: only this machine."""
+    sshloginfiles: tuple[str, ...] = ()
+    """Absolute paths of files with one sshlogin per line."""
+    ssh: str = "ssh"
+    """The ssh command with its options, as GNU parallel's ``--ssh``."""
 
 
 @dataclass(frozen=True)
@@ -130,10 +136,15 @@ _SCALARS: dict[str, tuple[Callable[[str], Any], str]] = {
     "group_limit": (_int_at_least(1), "a whole number, 1 or more"),
     "max_jobs": (_int_at_least(1), "a whole number, 1 or more"),
     "flat": (_choice("true", "false"), "true or false"),
+    "ssh": (_pattern(r"\S.*"), "an ssh command with its options, such as 'ssh -F ssh_config'"),
 }
-_LISTS = ("exclude", "var_files", "only", "except")
+_LISTS = ("exclude", "var_files", "only", "except", "sshlogin", "sshloginfile")
+SSHLOGIN = re.compile(r"([1-9]\d*/)?(:|([\w.%+-]+@)?[\w.:%-]+)")
+_SSHLOGIN_FIX = "use [N/][user@]host or ':'; put ssh options in --ssh (ssh = ...) or ~/.ssh/config"
 _RUN_KEYS = frozenset(
-    f.name for f in RunSettings.__dataclass_fields__.values() if f.name != "groups"
+    f.name
+    for f in RunSettings.__dataclass_fields__.values()
+    if f.name not in ("groups", "sshlogins", "sshloginfiles")
 )
 
 
@@ -264,6 +275,34 @@ def _group(
     return Group(name, limit, tuple(types), tuple(names))
 
 
+def _sshlogins(specs: tuple[str, ...], where: Problem, problems: list[Problem]) -> tuple[str, ...]:
+    """The logins of ``-S`` values, each a comma-separated list as GNU parallel takes it."""
+    logins = tuple(login for spec in specs for login in spec.split(","))
+    problems.extend(
+        _at(where, f"{login!r} is not an sshlogin; {_SSHLOGIN_FIX}")
+        for login in logins
+        if not SSHLOGIN.fullmatch(login) or "//" in login
+    )
+    return logins
+
+
+def sshloginfile_problems(path: Path) -> list[Problem]:
+    """A problem for each line of an sshloginfile that is not ``[N/][user@]host`` or ``:``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return [Problem(str(path), 0, 0, f"cannot read this sshloginfile ({err}); fix it")]
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        login = line.split("#", 1)[0].strip()
+        if login and not SSHLOGIN.fullmatch(login):
+            column = len(line) - len(line.lstrip()) + 1
+            problems.append(
+                Problem(str(path), number, column, f"{login!r} is not an sshlogin; {_SSHLOGIN_FIX}")
+            )
+    return problems
+
+
 def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -304,19 +343,41 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
             values[key] = tuple(raw)
         else:
             continue
-        if key == "var_files":
+        if key in ("var_files", "sshloginfile"):
+            what = "var file" if key == "var_files" else "sshloginfile"
             values[key] = tuple(str((base / p).absolute()) for p in values[key])
             problems.extend(
-                _at(where, f"var file {p!r} does not exist; fix the path")
+                _at(where, f"{what} {p!r} does not exist; fix the path")
                 for p, full in zip(given or file_values[key].value, values[key], strict=True)
                 if not Path(full).is_file()
             )
+        if key == "sshlogin":
+            values[key] = _sshlogins(values[key], where, problems)
     if problems:
         raise ProblemsError(problems)
     groups = file_values["group"].value if "group" in file_values else ()
+    files = values.get("sshloginfile", ())
+    for path in files:
+        problems.extend(sshloginfile_problems(Path(path)))
+    if (files or values.get("sshlogin")) and ("load" in values or "memfree" in values):
+        # GNU parallel measures a remote host's load and memory over ssh without going
+        # through the --ssh command pargen gives it: with one, --load waits forever.
+        problems.append(
+            Problem(
+                "--load/--memfree",
+                0,
+                0,
+                "not supported with hosts (--sshlogin, --sshloginfile); "
+                "limit each host with N/ in its sshlogin instead",
+            )
+        )
+    if problems:
+        raise ProblemsError(problems)
     run = RunSettings(
         **{k: v for k, v in values.items() if k in _RUN_KEYS},
         groups=groups,
+        sshlogins=values.get("sshlogin", ()),
+        sshloginfiles=files,
     )
     plan = PlanOptions(
         exclude=values.get("exclude", ()),

@@ -125,10 +125,11 @@ def read_joblog(path: Path) -> list[JoblogEntry]:
 
 
 def by_job(entries: Iterable[JoblogEntry]) -> dict[int, JoblogEntry]:
-    """The last entry of each pargen job number; ticks and foreign commands left out."""
+    """The last attempt of each pargen job number (the latest to start: an attempt that could
+    not reach its host is logged only when the run ends); ticks and foreign commands left out."""
     jobs: dict[int, JoblogEntry] = {}
     for entry in entries:
         number = entry.job_number
-        if number:
+        if number and (number not in jobs or entry.start >= jobs[number].start):
             jobs[number] = entry
     return jobs

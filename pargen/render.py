@@ -114,6 +114,9 @@ def render_script(
         "var_files": [_var_file(root, path) for path in plan.var_files],
         "groups": groups,
         "inits": _inits(plan.jobs),
+        "sshlogins": settings.sshlogins,
+        "sshloginfiles": [_var_file(root, path) for path in settings.sshloginfiles],
+        "ssh": settings.ssh,
     }
     return _environment().get_template(TEMPLATE).render(context)
 

@@ -266,30 +266,35 @@ def status_header(report: RunReport) -> str:
 
 
 def jobs_table(jobs: Sequence[JobReport], run_dir: Path) -> str:
-    """One aligned line per job: id, state, exit, time, and why (with the log) if not OK."""
-    rows = [("JOB", "STATE", "EXIT", "TIME", "NOTE")]
+    """One aligned line per job: id, state, exit, time, the host when a run used several, and
+    why (with the log) if not OK."""
+    remote = any(job.host not in (None, "", ":") for job in jobs)
+    rows = [("JOB", "STATE", "EXIT", "TIME", *(("HOST",) if remote else ()), "NOTE")]
     for job in jobs:
         note = job.reason or ""
         if job.log and job.state in PROBLEM_STATES:
             note = f"{note}; log: {run_dir / job.log}" if note else f"log: {run_dir / job.log}"
+        host = (_shown(job.host or ""),) if remote else ()
         rows.append(
             (
                 _shown(job.id),
                 job.state,
                 "" if job.exit_code is None else str(job.exit_code),
                 "" if job.duration is None else _seconds(job.duration),
+                *host,
                 _shown(note),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    right = {2, 3}  # exit code and time
     lines = [
         "  ".join(
             [
-                row[0].ljust(widths[0]),
-                row[1].ljust(widths[1]),
-                row[2].rjust(widths[2]),
-                row[3].rjust(widths[3]),
-                row[4],
+                *(
+                    cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+                    for i, cell in enumerate(row[:-1])
+                ),
+                row[-1],
             ]
         ).rstrip()
         for row in rows

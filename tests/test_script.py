@@ -554,7 +554,7 @@ def test_a_job_whose_shell_is_killed_is_recorded_and_the_run_goes_on(
     busy = script_jobs(script)
     number = next(n for n, job_id in busy.items() if job_id == ".:null.busy")
     (start,) = [e for e in read_events(run_dir) if e.kind == "start" and e.number == number]
-    os.kill(int(start.fields[-1]), signal.SIGKILL)  # the job's shell leads its process group
+    os.kill(int(start.fields[2]), signal.SIGKILL)  # the job's shell leads its process group
     _, err = process.communicate(timeout=60)
 
     assert process.returncode == 1, err
