@@ -626,14 +626,20 @@ on_end() {  # NUMBER EXIT ATTEMPT HOW TIME-US
       finish_job "$n" not-run
       return 0
     fi
+    if ((slots < 1)); then
+      say "cannot reach ${HOST[n]}, and no host is left to run on"
+      if ((attempt > 0)); then  # its last real attempt was lost
+        release_group "$n"
+        finish_job "$n" lost 255
+        failures=$((failures + 1))
+      fi
+      stop_dispatching
+      return 0
+    fi
     say "cannot reach ${HOST[n]}: ${JOB_ID[n]} waits for a slot on another host ($slots left)"
     STATE[n]=held
     rank=${JOB_RANK[n]}
     HELD[rank]=$n
-    if ((slots < 1)); then
-      say "no host left to run on"
-      stop_dispatching
-    fi
     return 0
   fi
   if ((rc == 0)); then

@@ -50,8 +50,8 @@ class Progress:
 
     def apply(self, kind: str, number: int) -> bool:
         """Take one event; True when it changed what progress shows."""
-        if kind == "start":
-            self.states[number] = "running"
+        if kind in ("start", "waiting"):
+            self.states[number] = "running" if kind == "start" else "waiting"
         elif kind in FINAL_STATES:
             self.states[number] = kind
         else:
@@ -228,7 +228,13 @@ class Supervisor:
             for raw in data[:end].splitlines():
                 fields = raw.decode(errors="replace").split()
                 if len(fields) >= 3 and fields[2].isdigit():
-                    changed |= self.progress.apply(fields[1], int(fields[2]))
+                    # An attempt that could not reach its host: the job waits for a slot again.
+                    kind = (
+                        "waiting"
+                        if fields[1:2] + fields[-1:] == ["end", "unreachable"]
+                        else fields[1]
+                    )
+                    changed |= self.progress.apply(kind, int(fields[2]))
         if changed:
             self._show(changed=True)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sshd import Server, client_config, free_port, start_server
-from test_script import PARGEN, finish, prepare, started
+from test_script import HOSTILE_DIRS, HOSTILE_NAME, PARGEN, finish, prepare, started
 from trees import (
     MARKS_ENV,
     TOKEN_ENV,
@@ -337,3 +337,57 @@ def test_load_and_memfree_are_refused_with_hosts(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "not supported with hosts" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_hostile_names_build_on_the_ssh_host_once_and_inject_nothing(
+    tmp_path: Path, script_env: dict[str, str], server: Server
+) -> None:
+    """Directory and build names with $(), backticks, quotes, globs, newlines: quoted for the
+    remote shell as well as for this one."""
+    tree: dict[str, dict[str, str]] = {
+        d: {f"h{i}": where(f"h{i}", step(f"h{i}"))} for i, d in enumerate(HOSTILE_DIRS)
+    }
+    tree[f"{HOSTILE_DIRS[0]}/{HOSTILE_DIRS[2]}"] = {HOSTILE_NAME: where("nested", step("nested"))}
+    root = write_tree(tmp_path / "tree", tree)
+    ssh = ssh_command(tmp_path, script_env, {"worker": server.port}, server.user_key)
+    script = render(root, tmp_path / "tree.sh", "-S", "2/worker", "--ssh", ssh)
+    run_dir = tmp_path / "run"
+    result = finish(script, run_dir, script_env, run_script(script, run_dir, script_env))
+
+    assert result.finished.code == 0, result.finished.stderr
+    expected = {f"h{i}" for i in range(len(HOSTILE_DIRS))} | {"nested"}
+    assert set(result.marks) == expected
+    assert all(len(runs) == 1 for runs in result.marks.values())
+    assert ran_over_ssh(script_env) == expected
+    assert result.only("nested").start > result.only("h0").ended
+    assert list(tmp_path.rglob("pwned")) == []
+    assert not (Path.home() / "pwned").exists()
+
+
+def test_when_the_only_host_goes_down_the_rest_is_not_run_and_the_run_ends(
+    tmp_path: Path, script_env: dict[str, str], server: Server
+) -> None:
+    """The retry of a lost build cannot connect: its slot is retired, and with no slot left the
+    jobs still waiting are recorded as not run instead of waiting forever."""
+    flaky = start_server(tmp_path / "flaky", server.user_key)
+    try:
+        tree = {".": {"a": hangs_over_ssh("a")}, "z": {"c": step("c")}}
+        root = write_tree(tmp_path / "tree", tree)
+        ssh = ssh_command(tmp_path, script_env, {"flaky": flaky.port}, server.user_key)
+        run_dir = tmp_path / "run"
+        options = ("-S", "1/flaky", "--ssh", ssh, "--retries", "1")
+        process = _start_exec(root, run_dir, script_env, *options)
+        wait_for(lambda: started(script_env, "a"), "the remote build to start")
+        flaky.kill_connections()
+        _, err = process.communicate(timeout=60)
+    finally:
+        flaky.stop()
+
+    assert process.returncode == 1, err
+    assert "cannot reach flaky, and no host is left to run on" in err
+    report = _report(run_dir)
+    assert {job["id"]: job["state"] for job in report["jobs"]} == {
+        ".:null.a": "lost",
+        "z:null.c": "not-run",
+    }
+    assert leftover_processes(script_env[TOKEN_ENV]) == []
