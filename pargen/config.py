@@ -360,8 +360,8 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
     for path in files:
         problems.extend(sshloginfile_problems(Path(path)))
     if (files or values.get("sshlogin")) and ("load" in values or "memfree" in values):
-        # GNU parallel measures a remote host's load and memory over ssh without going
-        # through the --ssh command pargen gives it: with one, --load waits forever.
+        # GNU parallel 20221122 measures --memfree on this machine only, whatever the host,
+        # and its remote --load check behind an --ssh command was seen to wait forever.
         problems.append(
             Problem(
                 "--load/--memfree",
