@@ -478,7 +478,7 @@ def test_run_waiting_for_the_pipeline_lock_stops_at_once(
 PARGEN = str(Path(sys.executable).parent / "pargen")
 
 
-def _start_exec(
+def start_exec(
     root: Path, run_dir: Path, env: dict[str, str], *options: str
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -509,7 +509,7 @@ def test_stop_lets_running_builds_clean_up_and_leaves_no_process(
     run_dir = tmp_path / "run"
     if how == "exec":
         root = write_tree(tmp_path / "tree", tree)
-        process = _start_exec(root, run_dir, script_env, *options)
+        process = start_exec(root, run_dir, script_env, *options)
         script = run_dir / "run.sh"
     else:
         script = prepare(tmp_path, tree, *options)

@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 from sshd import Server, client_config, free_port, start_server
-from test_script import HOSTILE_DIRS, HOSTILE_NAME, PARGEN, finish, prepare, started
+from test_script import (
+    HOSTILE_DIRS,
+    HOSTILE_NAME,
+    PARGEN,
+    finish,
+    prepare,
+    start_exec,
+    started,
+)
 from trees import (
     MARKS_ENV,
     TOKEN_ENV,
@@ -92,7 +100,7 @@ def test_jobs_run_on_this_machine_and_on_the_ssh_host_parents_first(
     root = write_tree(tmp_path / "tree", tree)
     ssh = ssh_command(tmp_path, script_env, {"worker": server.port}, server.user_key)
     run_dir = tmp_path / "run"
-    process = _start_exec(root, run_dir, script_env, "-S", "1/worker,1/:", "--ssh", ssh)
+    process = start_exec(root, run_dir, script_env, "-S", "1/worker,1/:", "--ssh", ssh)
     _, err = process.communicate(timeout=120)
 
     assert process.returncode == 0, err
@@ -139,23 +147,9 @@ def test_a_host_that_goes_down_mid_run_moves_its_job_to_another_host(
     """The connection of a running build drops and the host stops answering: the build there
     is told to stop (it records its clean-up), the job is retried on this machine, and the
     dead host's slot gets no new job."""
-    flaky = start_server(tmp_path / "flaky", server.user_key)
-    try:
-        tree = {".": {"a": hangs_over_ssh("a"), "b": hangs_over_ssh("b")}, "z": {"c": step("c")}}
-        root = write_tree(tmp_path / "tree", tree)
-        ssh = ssh_command(tmp_path, script_env, {"flaky": flaky.port}, server.user_key)
-        run_dir = tmp_path / "run"
-        options = ("-S", "1/flaky", "-S", "1/:", "--ssh", ssh, "--retries", "1")
-        process = _start_exec(root, run_dir, script_env, *options)
-        wait_for(lambda: ran_over_ssh(script_env), "a build to start over ssh")
-        (victim,) = ran_over_ssh(script_env)
-        wait_for(lambda: started(script_env, victim), "the remote build to start")
-        flaky.kill_connections()
-        _, err = process.communicate(timeout=60)
-    finally:
-        flaky.stop()
+    victim, run_dir, (code, err) = _lose_a_remote_build(tmp_path, script_env, server, "1")
 
-    assert process.returncode == 0, err
+    assert code == 0, err
     # The remote build got its SIGTERM when the connection dropped and cleaned up, while (the
     # host being unreachable) the retry ran here.
     assert sorted(_marks_of(script_env, victim)) == ["cleaned", "end", "start", "start"]
@@ -171,22 +165,9 @@ def test_a_host_that_goes_down_mid_run_moves_its_job_to_another_host(
 def test_without_retries_a_lost_connection_fails_the_job_visibly(
     tmp_path: Path, script_env: dict[str, str], server: Server
 ) -> None:
-    flaky = start_server(tmp_path / "flaky", server.user_key)
-    try:
-        tree = {".": {"a": hangs_over_ssh("a"), "b": hangs_over_ssh("b")}, "z": {"c": step("c")}}
-        root = write_tree(tmp_path / "tree", tree)
-        ssh = ssh_command(tmp_path, script_env, {"flaky": flaky.port}, server.user_key)
-        run_dir = tmp_path / "run"
-        process = _start_exec(root, run_dir, script_env, "-S", "1/flaky,1/:", "--ssh", ssh)
-        wait_for(lambda: ran_over_ssh(script_env), "a build to start over ssh")
-        (victim,) = ran_over_ssh(script_env)
-        wait_for(lambda: started(script_env, victim), "the remote build to start")
-        flaky.kill_connections()
-        _, err = process.communicate(timeout=60)
-    finally:
-        flaky.stop()
+    victim, run_dir, (code, err) = _lose_a_remote_build(tmp_path, script_env, server, "0")
 
-    assert process.returncode == 1, err
+    assert code == 1, err
     report = _report(run_dir)
     state = {job["id"]: (job["state"], job["host"]) for job in report["jobs"]}
     (other,) = {"a", "b"} - {victim}
@@ -276,6 +257,30 @@ def test_the_script_checks_a_host_list_given_at_run_time(
     assert root.exists()
 
 
+def _lose_a_remote_build(
+    tmp_path: Path, env: dict[str, str], server: Server, retries: str
+) -> tuple[str, Path, tuple[int, str]]:
+    """Two builds, one slot on a host "flaky" and one here: once the one there runs, flaky
+    drops its connections and stops answering. The build that was there, the run directory,
+    and the exit code and stderr of `pargen exec`."""
+    flaky = start_server(tmp_path / "flaky", server.user_key)
+    try:
+        tree = {".": {"a": hangs_over_ssh("a"), "b": hangs_over_ssh("b")}, "z": {"c": step("c")}}
+        root = write_tree(tmp_path / "tree", tree)
+        ssh = ssh_command(tmp_path, env, {"flaky": flaky.port}, server.user_key)
+        run_dir = tmp_path / "run"
+        options = ("-S", "1/flaky,1/:", "--ssh", ssh, "--retries", retries)
+        process = start_exec(root, run_dir, env, *options)
+        wait_for(lambda: ran_over_ssh(env), "a build to start over ssh")
+        (victim,) = ran_over_ssh(env)
+        wait_for(lambda: started(env, victim), "the remote build to start")
+        flaky.kill_connections()
+        _, err = process.communicate(timeout=60)
+    finally:
+        flaky.stop()
+    return victim, run_dir, (process.returncode, err)
+
+
 def _marks_of(env: dict[str, str], label: str) -> list[str]:
     """The kinds of marks the steps of ``label`` recorded, in order."""
     lines = Path(env[MARKS_ENV]).read_text().splitlines()
@@ -289,20 +294,6 @@ def _number_of(script: Path, label: str) -> str:
 def _log_of(run_dir: Path, label: str) -> Path:
     (log,) = [p for p in (run_dir / "logs").iterdir() if p.name.startswith(f"null.{label}-")]
     return log
-
-
-def _start_exec(
-    root: Path, run_dir: Path, env: dict[str, str], *options: str
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [PARGEN, "exec", str(root), "--run-dir", str(run_dir), *options],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def _report(run_dir: Path) -> dict[str, Any]:
@@ -376,7 +367,7 @@ def test_when_the_only_host_goes_down_the_rest_is_not_run_and_the_run_ends(
         ssh = ssh_command(tmp_path, script_env, {"flaky": flaky.port}, server.user_key)
         run_dir = tmp_path / "run"
         options = ("-S", "1/flaky", "--ssh", ssh, "--retries", "1")
-        process = _start_exec(root, run_dir, script_env, *options)
+        process = start_exec(root, run_dir, script_env, *options)
         wait_for(lambda: started(script_env, "a"), "the remote build to start")
         flaky.kill_connections()
         _, err = process.communicate(timeout=60)
