@@ -171,9 +171,28 @@ run_job() {  # NUMBER SLOT
     end_attempt 1
   fi
   # Packer sees SIGTERM through its process group; this shell only waits for it to finish.
+  local out tagger rc
+  exec {out}> >(tag_lines "${field[0]}" "$log")
+  tagger=$!
   trap 'stop_seen=1' INT TERM HUP
-  "$PARGEN_PACKER" "${argv[@]}" </dev/null 2>&1 | tag_lines "${field[0]}" "$log"
-  end_attempt "${PIPESTATUS[0]}"
+  "$PARGEN_PACKER" "${argv[@]}" </dev/null >&"$out" 2>&1
+  rc=$?
+  exec {out}>&-
+  stop_leftovers "$tagger"
+  end_attempt "$rc"
+}
+
+# Whatever Packer leaves running when it ends by itself has nobody watching it any more: its
+# plugins and provisioners, when Packer was killed with -9. They get SIGTERM, as in a stop
+# (this shell and tag_lines ignore it); after a stop they already had theirs, and a second one
+# could cut their clean-up short. The job ends when they are gone and its log is complete.
+stop_leftovers() {  # TAG-LINES-PID
+  if ((!stop_seen)); then
+    trap '' INT TERM HUP
+    kill -TERM 0 2>/dev/null
+    trap 'stop_seen=1' INT TERM HUP
+  fi
+  while kill -0 "$1" 2>/dev/null; do wait "$1"; done
 }
 
 # GNU parallel's ssh command ("--ssh"): runs a job on a remote host. GNU parallel picks the
