@@ -789,14 +789,20 @@ check_running() {
       reaped_here=1
     fi
   done
+  # GNU parallel gone (killed?): nothing can start any more. The jobs handed to it that had not
+  # started are lost with it; the rest is not run; running builds go on, their shells still
+  # report here, and the run ends when they have.
   if ((parallel_pid)) && ! kill -0 "$parallel_pid" 2>/dev/null; then
+    parallel_pid=0
+    say "GNU parallel exited before every job ended: starting nothing more"
     for n in "${!STATE[@]}"; do
-      [[ ${STATE[n]} == queued || ${STATE[n]} == running ]] || continue
+      [[ ${STATE[n]} == queued ]] || continue
       in_parallel=$((in_parallel - 1))
       finish_job "$n" lost
+      failures=$((failures + 1))
+      skip_below "$n"
     done
-    say "GNU parallel exited before every job ended"
-    parallel_pid=0
+    stop_dispatching
   fi
 }
 
