@@ -984,6 +984,14 @@ summarize() {
 }
 
 # --- Pipeline lock: two runs with the same pipeline id never overlap --------------------------
+# Until the coordinator runs, a stop has no build to wait for: the script ends at once. It
+# must not die of the signal itself (a cancel from another pipeline can come as soon as the
+# lock is ours), which would leave no exit code of the contract.
+# shellcheck disable=SC2317  # called by traps
+stop_before_start() {
+  die "stopped before any build started" 130
+}
+
 # shellcheck disable=SC2317  # called by the trap in acquire_pipeline_lock
 stop_waiting_for_lock() {
   kill "$lock_waiter" 2>/dev/null
@@ -1013,7 +1021,7 @@ acquire_pipeline_lock() {
     lock_waiter=$!
     trap stop_waiting_for_lock INT TERM HUP
     wait "$lock_waiter" || die "cannot lock $lock"
-    trap - INT TERM HUP
+    trap stop_before_start INT TERM HUP
   fi
   printf 'pid=%s host=%s since=%s run=%s\n' "$$" "${HOSTNAME:-?}" "$(date -u +%FT%TZ)" \
     "$PARGEN_RUN_DIR" >"$holder"
@@ -1105,6 +1113,7 @@ main() {
       *) die "unknown argument '$1'; see ${0##*/} --help" ;;
     esac
   done
+  trap stop_before_start INT TERM HUP
   find_tools
   here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P) || die "cannot find this script's directory"
   [[ -n $root ]] || root=$here/$ROOT_FROM_SCRIPT
