@@ -998,13 +998,28 @@ stop_waiting_for_lock() {
   die "interrupted while waiting for pipeline '$PIPELINE_ID'" 130
 }
 
+# Who holds the lock (sets who). A run that has just taken it names itself in the holder file
+# a moment later; until then the file is missing or names the run before. Returns 1 when the
+# lock became ours meanwhile.
+read_holder() {  # HOLDER-FILE
+  local i pid
+  for ((i = 0; i < 100; i++)); do
+    { who=$(<"$1"); } 2>/dev/null
+    pid=${who#pid=}
+    pid=${pid%% *}
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && return 0
+    flock -n 9 && return 1
+    sleep 0.05
+  done
+  [[ -n $who ]] || who="an unknown process"
+}
+
 acquire_pipeline_lock() {
   local dir=$PARGEN_STATE/locks who pid
   mkdir -p "$dir" || die "cannot create $dir; set PARGEN_STATE_DIR to a writable directory"
   local lock=$dir/$PIPELINE_ID.lock holder=$dir/$PIPELINE_ID.holder
   exec 9>>"$lock" || die "cannot open $lock"
-  if ! flock -n 9; then
-    who=$(<"$holder") 2>/dev/null || who="an unknown process"
+  if ! flock -n 9 && read_holder "$holder"; then
     case $ON_OVERLAP in
       fail) die "pipeline '$PIPELINE_ID' is busy: $who (--on-overlap fail)" 4 ;;
       cancel)
