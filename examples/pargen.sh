@@ -88,10 +88,15 @@ event() {
 # cleans up after a SIGTERM, and the log must get every line.
 tag_lines() {  # TAG FILE
   trap '' INT TERM HUP PIPE
-  local line fd
-  exec {fd}>>"$2"
+  local line fd logged=1
+  exec {fd}>>"$2" || exec {fd}>/dev/null
   while IFS= read -r line || [[ -n $line ]]; do
-    printf '%s\n' "$line" >&"$fd"
+    # A full disk: said once, not once per line; the output still reaches the run's stdout.
+    if ! { printf '%s\n' "$line" >&"$fd"; } 2>/dev/null && ((logged)); then
+      logged=0
+      printf '[%s] pargen: cannot write %s: lines are missing from it (disk full?)\n' "$1" "$2" \
+        2>/dev/null
+    fi
     printf '[%s] %s\n' "$1" "$line" 2>/dev/null
   done
   return 0
@@ -889,6 +894,7 @@ run_inits() {
 
 write_results() {
   local n file=$PARGEN_RUN_DIR/results.tsv
+  rm -f "$PARGEN_RUN_DIR/state/reserve"
   {
     printf 'number\tstate\texit\tattempts\tblocked_by\tstart_us\tend_us\n'
     for ((n = 1; n <= JOB_COUNT; n++)); do
@@ -1042,6 +1048,17 @@ acquire_pipeline_lock() {
     "$PARGEN_RUN_DIR" >"$holder"
 }
 
+# Space for the run's record (results.tsv, and the reports pargen exec writes after it), set
+# aside before a build can fill the disk with its log and given back just before the record
+# is written: a full disk costs log lines, never the record of what ran.
+reserve_space() {
+  local file=$PARGEN_RUN_DIR/state/reserve bytes=$((65536 + JOB_COUNT * 8192))
+  fallocate -l "$bytes" "$file" 2>/dev/null || head -c "$bytes" /dev/zero >"$file" 2>/dev/null || {
+    rm -f "$file"
+    die "no space in $PARGEN_RUN_DIR for the run's record ($bytes bytes): free some, or choose another --run-dir"
+  }
+}
+
 find_tools() {
   command -v flock >/dev/null || die "flock not found: install the util-linux package"
   command -v setsid >/dev/null || die "setsid not found: install the util-linux package"
@@ -1176,6 +1193,7 @@ main() {
   done
   : >"$PARGEN_RUN_DIR/events.log"
   printf '%s\n' "$$" >"$PARGEN_RUN_DIR/state/pid"
+  reserve_space
   acquire_pipeline_lock
   if ((default_run)); then ln -sfn -- "$PARGEN_RUN_ID" "$PARGEN_ROOT/.pargen/runs/latest"; fi
   write_job_files
