@@ -5,11 +5,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import signal
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -399,6 +401,9 @@ def failed(run: Path | None, root: str, fmt: str) -> None:
 
 def main() -> None:
     """Entry point: one line per error, the contract's exit codes, never a bare traceback."""
+    # SIGTERM stops pargen as Ctrl-C does, with exit 130; while a run's script runs, the
+    # supervisor takes both signals and passes them on to it.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = cli.main(standalone_mode=False)
     except PargenError as err:
@@ -423,6 +428,10 @@ def main() -> None:
     except Exception:
         sys.exit(_crash())
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _crash() -> int:
