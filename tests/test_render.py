@@ -15,6 +15,7 @@ import pytest
 from trees import render, step, write_tree
 
 from pargen import __version__
+from pargen.render import shell_word
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
 
@@ -204,3 +205,16 @@ def test_rendered_script_passes_shellcheck(
         ["shellcheck", "--norc", str(script)], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(
+    "text", ["a\\", "a\\\\", "b\\'c", "\\", "'", "", "x y", "a\\b", "$(x) `y` * ? [a] {b,c}"]
+)
+def test_shell_word_is_one_word_that_bash_reads_back_unchanged(text: str) -> None:
+    word = shell_word(text)
+    assert shlex.split(word) == [text]
+    echoed = subprocess.run(
+        ["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, check=True
+    )
+    assert echoed.stdout == text
+    assert "\\'" not in word  # shellcheck's SC1003 reads a backslash there as an escape
