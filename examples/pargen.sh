@@ -319,7 +319,7 @@ relay() {
 # shellcheck disable=SC2317,SC2154  # runs on the remote host, sent there by ssh_job
 remote_build() {
   trap '' HUP PIPE
-  local control pid watcher rc
+  local control pid watcher rc flag
   exec {control}<&0 </dev/null
   printf '%s started\n' "$token"
   [[ -x $packer ]] || packer=$(command -v packer) || {
@@ -331,6 +331,8 @@ remote_build() {
       "$HOSTNAME" "$dir" "$token"
     return
   }
+  # The watcher notes a stop here: after one, Packer's process group already had its SIGTERM.
+  flag=$(mktemp "${TMPDIR:-/tmp}/pargen-stop.XXXXXX") || flag=/dev/null
   setsid "$packer" "${argv[@]}" </dev/null > >(relay) 2>&1 &
   pid=$!
   (
@@ -338,8 +340,9 @@ remote_build() {
     while read -r request <&"$control"; do
       [[ $request == stop ]] && break
     done
+    printf 'stop\n' >"$flag"
     kill -TERM -- "-$pid" 2>/dev/null
-    # A second "stop" or the end of the connection only shortens nothing: the grace holds.
+    # Another request, or the end of the connection, changes nothing: the grace period holds.
     for ((i = 0; i < grace; i++)); do
       kill -0 -- "-$pid" 2>/dev/null || exit 0
       sleep 1
@@ -349,8 +352,12 @@ remote_build() {
   watcher=$!
   wait "$pid"
   rc=$?
+  # What Packer left running when it ended by itself (its plugins, when it was killed with
+  # -9) holds the output pipe and has nobody watching it: it gets SIGTERM, as in a stop.
+  [[ -s $flag ]] || kill -TERM -- "-$pid" 2>/dev/null
   kill "$watcher" 2>/dev/null
   wait
+  [[ $flag == /dev/null ]] || rm -f "$flag"
   printf '%s exit %s\n' "$token" "$rc"
 }
 

@@ -8,7 +8,9 @@ ran in an ssh session, so the tests can tell where each build ran.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from trees import (
     interrupt,
     leftover_processes,
     pargen,
+    processes_with,
     read_marks,
     render,
     run_script,
@@ -382,3 +385,39 @@ def test_when_the_only_host_goes_down_the_rest_is_not_run_and_the_run_ends(
         "z:null.c": "not-run",
     }
     assert leftover_processes(script_env[TOKEN_ENV]) == []
+
+
+def test_a_remote_packer_killed_with_9_fails_its_job_and_leaves_nothing(
+    tmp_path: Path, script_env: dict[str, str], server: Server
+) -> None:
+    """Killed, the real Packer leaves its plugins and provisioner holding the output pipe (and
+    Packer 1.6.6's wrapper process exits 0): on the host they get SIGTERM and clean up, and the
+    job fails at once instead of waiting for them."""
+    tree = {".": {"r": where("r", step("r", hang=True, cleanup=0.2))}, "z": {"c": step("c")}}
+    root = write_tree(tmp_path / "tree", tree)
+    ssh = ssh_command(tmp_path, script_env, {"worker": server.port}, server.user_key)
+    run_dir = tmp_path / "run"
+    process = start_exec(root, run_dir, script_env, "-S", "1/worker", "--ssh", ssh)
+    wait_for(lambda: started(script_env, "r"), "the remote build to start")
+    packers = [
+        int(entry.split(":", 1)[0])
+        for entry in processes_with(script_env[TOKEN_ENV])
+        if "-only=null.r" in entry
+    ]
+    inner = [pid for pid in packers if _parent_of(pid) in packers]
+    assert len(inner) == 1, packers
+    os.kill(inner[0], signal.SIGKILL)
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 1, err
+    report = _report(run_dir)
+    assert {job["id"]: job["state"] for job in report["jobs"]} == {
+        ".:null.r": "failed",
+        "z:null.c": "skipped",
+    }
+    assert _marks_of(script_env, "r") == ["start", "cleaned"]
+    assert leftover_processes(script_env[TOKEN_ENV]) == []
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
