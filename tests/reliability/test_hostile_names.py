@@ -84,6 +84,13 @@ def hostile(rng: random.Random, prefix: str) -> str:
     return "".join(parts)
 
 
+def hostile_directory(rng: random.Random, prefix: str) -> str:
+    """A hostile name that Packer can build in: Packer 1.6.6 exits 1 without a word for any
+    template under a directory whose name ends in a backslash (build names may)."""
+    name = hostile(rng, prefix)
+    return name + "z" if name.endswith("\\") else name
+
+
 @dataclass
 class Template:
     path: str
@@ -103,7 +110,7 @@ def corpus(seed: int) -> list[Template]:
     rng = random.Random(seed)
     templates: list[Template] = []
     for number in range(TEMPLATES):
-        name = hostile(rng, f"d{number}")
+        name = hostile_directory(rng, f"d{number}")
         if templates and rng.random() < 0.4:
             name = f"{rng.choice(templates).path}/{name}"
         build_name = hostile(rng, f"b{number}") if rng.random() < 0.3 else None
