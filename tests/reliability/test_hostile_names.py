@@ -163,11 +163,12 @@ def test_generated_hostile_names_build_once_and_inject_nothing(
     tmp_path: Path, script_env: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
     templates = [t for seed in range(CORPORA) for t in corpus(seed)]
+    names = sum(len(t.builds) + (t.build_name is not None) for t in templates)
     run_trials(
-        "Hostile names: generated corpora",
+        f"Hostile names: generated corpora ({len(templates)} template paths, {names} names)",
         request.node.nodeid,
         CORPORA,
         lambda seed: hostile_trial(script_env, tmp_path / f"corpus{seed}", seed),
         templates=len(templates),
-        jobs=sum(len(t.builds) for t in templates),
+        names=names,
     )
