@@ -997,9 +997,11 @@ summarize() {
 }
 
 # --- Pipeline lock: two runs with the same pipeline id never overlap --------------------------
-# Until the coordinator runs, a stop has no build to wait for: the script ends at once. It
-# must not die of the signal itself (a cancel from another pipeline can come as soon as the
-# lock is ours), which would leave no exit code of the contract.
+# Until the coordinator runs, a stop has no build to wait for: the script ends at once, with
+# exit 130 (a cancel from another pipeline comes as soon as the lock is ours). This trap is
+# set only where no command substitution runs until the coordinator starts: bash 5.2 cannot
+# parse a trap's command when the signal comes during one, and the stop would be lost.
+# Before it, a stop kills the script, with nothing started and no lock taken.
 # shellcheck disable=SC2317  # called by traps
 stop_before_start() {
   die "stopped before any build started" 130
@@ -1017,7 +1019,8 @@ stop_waiting_for_lock() {
 read_holder() {  # HOLDER-FILE
   local i pid
   for ((i = 0; i < 100; i++)); do
-    { who=$(<"$1"); } 2>/dev/null
+    who=
+    read -r who 2>/dev/null <"$1"
     pid=${who#pid=}
     pid=${pid%% *}
     [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && return 0
@@ -1028,7 +1031,7 @@ read_holder() {  # HOLDER-FILE
 }
 
 acquire_pipeline_lock() {
-  local dir=$PARGEN_STATE/locks who pid
+  local dir=$PARGEN_STATE/locks who pid since
   mkdir -p "$dir" || die "cannot create $dir; set PARGEN_STATE_DIR to a writable directory"
   local lock=$dir/$PIPELINE_ID.lock holder=$dir/$PIPELINE_ID.holder
   exec 9>>"$lock" || die "cannot open $lock"
@@ -1051,8 +1054,9 @@ acquire_pipeline_lock() {
     wait "$lock_waiter" || die "cannot lock $lock"
     trap stop_before_start INT TERM HUP
   fi
-  printf 'pid=%s host=%s since=%s run=%s\n' "$$" "${HOSTNAME:-?}" "$(date -u +%FT%TZ)" \
-    "$PARGEN_RUN_DIR" >"$holder"
+  TZ=UTC0 printf -v since '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  printf 'pid=%s host=%s since=%s run=%s\n' "$$" "${HOSTNAME:-?}" "$since" "$PARGEN_RUN_DIR" \
+    >"$holder"
 }
 
 # Space for the run's record (results.tsv, and the reports pargen exec writes after it), set
@@ -1096,7 +1100,8 @@ write_job_files() {
 
 # shellcheck disable=SC2317  # called by the trap in main
 on_signal() {
-  printf '%s stop 0\n' "$(now_us)" >&3
+  local t=$EPOCHREALTIME  # no command substitution in a trap (see stop_before_start)
+  printf '%s stop 0\n' "${t/./}" >&3
 }
 
 # The host list: -S values (comma-separated logins) and the lines of sshlogin files, each
@@ -1152,7 +1157,6 @@ main() {
       *) die "unknown argument '$1'; see ${0##*/} --help" ;;
     esac
   done
-  trap stop_before_start INT TERM HUP
   find_tools
   here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P) || die "cannot find this script's directory"
   [[ -n $root ]] || root=$here/$ROOT_FROM_SCRIPT
@@ -1199,6 +1203,7 @@ main() {
     ((g)) && mkfifo "$PARGEN_RUN_DIR/state/release.$n"
   done
   : >"$PARGEN_RUN_DIR/events.log"
+  trap stop_before_start INT TERM HUP
   printf '%s\n' "$$" >"$PARGEN_RUN_DIR/state/pid"
   reserve_space
   acquire_pipeline_lock
