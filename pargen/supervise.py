@@ -25,6 +25,9 @@ HISTORY_FILE = Path(".pargen") / "history.json"
 FINAL_STATES = frozenset({"succeeded", "failed", "skipped", "interrupted", "not-run", "lost"})
 
 
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
 class Console(Protocol):
     """Where the supervisor's output goes (the CLI provides it)."""
 
@@ -143,9 +146,33 @@ class Supervisor:
         self._events_offset = 0
         self._lock = threading.Lock()
         self._process: Any = None
+        self._early_signal: int | None = None
 
     def execute(self) -> int:
         """The script's exit code, or 1 when the watchdog stopped a stalled run."""
+        # Taken before the script starts, so that a stop in between reaches it too.
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._start()
+            if self._early_signal is not None:
+                self._process.signal(self._early_signal)
+            self._follow()
+        finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+        self._read_events()
+        code = int(self._process.exit_code)
+        if -code in _STOP_SIGNALS:
+            # The script stops gracefully itself once anything runs: before, it just ends.
+            self.console.notice("the run was stopped before any build started")
+            code = int(ExitCode.INTERRUPTED)
+        elif code < 0:
+            self.console.notice(f"the run's script was killed by signal {-code}")
+        if self.stalled and code in (int(ExitCode.INTERRUPTED), 0):
+            return int(ExitCode.JOBS_FAILED)
+        return code if code in {int(c) for c in ExitCode} else int(ExitCode.INTERNAL)
+
+    def _start(self) -> None:
         self._process = sh.Command(require("bash"))(
             str(self.run.script),
             "--run-dir",
@@ -160,19 +187,6 @@ class Supervisor:
             # Negative: killed by that signal; the caller turns it into an exit code.
             _ok_code=list(range(-64, 256)),
         )
-        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self._follow()
-        finally:
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
-        self._read_events()
-        code = int(self._process.exit_code)
-        if code < 0:
-            self.console.notice(f"the run's script was killed by signal {-code}")
-        if self.stalled and code in (int(ExitCode.INTERRUPTED), 0):
-            return int(ExitCode.JOBS_FAILED)
-        return code if code in {int(c) for c in ExitCode} else int(ExitCode.INTERNAL)
 
     def _follow(self) -> None:
         """Wake on the heartbeat to refresh progress and watch for stalls; no busy polling."""
@@ -201,6 +215,9 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.signals += 1
+        if self._process is None:  # not started yet: execute passes it on once it is
+            self._early_signal = signum
+            return
         if self.signals > 1:
             running = ", ".join(self.ids[n] for n in self.progress.running()) or "nothing"
             self.console.notice(f"still stopping gracefully; waiting for: {running}")
