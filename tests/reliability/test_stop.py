@@ -27,6 +27,7 @@ from reliability.common import (
     kill_processes,
     log_of,
     pargen,
+    processes_by_token,
     recorded_states,
     report,
     run_env,
@@ -127,13 +128,21 @@ def test_stop_is_graceful_complete_and_resumable(
     )
 
 
-def early_stop_trial(base_env: dict[str, str], home: Path) -> None:
+def early_stop_trial(base_env: dict[str, str], home: Path, moment: str) -> None:
     root = write_tree(home / "tree", {".": {"a": hangs_when_told("a")}})
     env = run_env(base_env, home, PARGEN_STATE_DIR=str(home / "state"), **{HANG_ENV: "1"})
     run_dir = home / "run"
+
+    def script_runs() -> bool:
+        processes = processes_by_token([env[TOKEN_ENV]])[env[TOKEN_ENV]]
+        return any("run.sh --run-dir" in process for process in processes)
+
     try:
         run = start_exec(root, env, home / "out", "--grace", "60", "--run-dir", str(run_dir))
-        wait_for((run_dir / "state" / "pid").exists, "the script to start", 60)
+        if moment == "as the script starts":
+            wait_for(script_runs, "the script to start", 60)
+        else:
+            wait_for((run_dir / "state" / "pid").exists, "the script to write its pid", 60)
         run.process.send_signal(signal.SIGTERM)
         code = run.wait(timeout=90)
 
@@ -146,15 +155,17 @@ def early_stop_trial(base_env: dict[str, str], home: Path) -> None:
         kill_processes([env[TOKEN_ENV]])
 
 
-def test_a_stop_as_the_script_starts_exits_130(
-    tmp_path: Path, script_env: dict[str, str], request: pytest.FixtureRequest
+@pytest.mark.parametrize("moment", ["as the script starts", "as it takes the lock"])
+def test_a_stop_before_any_build_exits_130(
+    tmp_path: Path, script_env: dict[str, str], moment: str, request: pytest.FixtureRequest
 ) -> None:
-    """SIGTERM to pargen exec just as its script starts (before it runs anything, maybe
-    while it takes the pipeline lock): still a graceful stop with exit 130."""
+    """SIGTERM to pargen exec before its script has started anything: as soon as the
+    script's process exists, or as it writes its pid and takes the pipeline lock. Still a
+    clean stop with exit 130, nothing left running."""
     run_trials(
-        "Stop: SIGTERM to the pid as the script starts",
+        f"Stop: SIGTERM to the pid {moment}",
         request.node.nodeid,
         STOP_TRIALS,
-        lambda number: early_stop_trial(script_env, tmp_path / f"trial{number}"),
+        lambda number: early_stop_trial(script_env, tmp_path / f"trial{number}", moment),
         workers=2,
     )
