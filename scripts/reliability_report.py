@@ -67,8 +67,10 @@ SECTIONS = {
     ),
 }
 
-# The environment variable that sets each test file's trial count.
+# The environment variable that sets the trial count of the tests whose id holds the key
+# (the first key that matches).
 COUNTS = {
+    "test_a_stop_before_any_build": "PARGEN_EARLY_STOP_TRIALS",
     "test_stop.py": "PARGEN_STOP_TRIALS",
     "test_overlap.py": "PARGEN_OVERLAP_RUNS",
     "test_faults.py": "PARGEN_FAULT_TRIALS",
@@ -129,7 +131,7 @@ def machine() -> list[tuple[str, str]]:
 
 def command_for(test: str) -> str:
     """The command that runs ``test`` alone with the trial count used here."""
-    variable = COUNTS.get(Path(test.split("::", maxsplit=1)[0]).name)
+    variable = next((v for key, v in COUNTS.items() if key in test), None)
     words = [".venv/bin/python", "-m", "pytest", test]
     prefix = ""
     if variable and os.environ.get(variable):

@@ -47,6 +47,8 @@ pytestmark = [
 
 STOP_TRIALS = trials("PARGEN_STOP_TRIALS", 20)
 """Trials per signal (the issue's 20)."""
+EARLY_STOP_TRIALS = trials("PARGEN_EARLY_STOP_TRIALS", 5)
+"""Trials per moment of a stop before any build (scripts/reliability runs 20)."""
 
 # r1 and r2 hang until stopped; quick succeeds before the stop; child waits for r1 and r2.
 TREE = {
@@ -165,7 +167,7 @@ def test_a_stop_before_any_build_exits_130(
     run_trials(
         f"Stop: SIGTERM to the pid {moment}",
         request.node.nodeid,
-        STOP_TRIALS,
+        EARLY_STOP_TRIALS,
         lambda number: early_stop_trial(script_env, tmp_path / f"trial{number}", moment),
         workers=2,
     )
