@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,10 +22,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from trees import MARKS_ENV, TOKEN_ENV, Interval, read_joblog, read_marks, step
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
 RECORD_ENV = "PARGEN_RELIABILITY_RECORD"
+
+
+def real_engines(*also: str) -> list[pytest.MarkDecorator]:
+    """The marks of a reliability module: slow, and skipped without GNU parallel, Packer and
+    the other programs ``also`` names."""
+    programs = ("parallel", "packer", *also)
+    return [
+        pytest.mark.skipif(
+            not all(shutil.which(p) for p in programs), reason=f"needs {', '.join(programs)}"
+        ),
+        pytest.mark.slow,
+    ]
+
+
 HANG_ENV = "PARGEN_TEST_HANG"
 """Set for a run whose :func:`hangs_when_told` builds must hang until stopped."""
 

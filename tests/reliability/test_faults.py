@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from reliability.common import (
     kill_processes,
     pargen,
     processes_by_token,
+    real_engines,
     recorded_states,
     report,
     run_env,
@@ -36,13 +36,7 @@ from reliability.common import (
     trials,
 )
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (shutil.which("parallel") and shutil.which("packer")),
-        reason="needs GNU parallel and Packer",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = real_engines()
 
 FAULT_TRIALS = trials("PARGEN_FAULT_TRIALS", 1)
 """Trials per fault (scripts/reliability runs 5)."""
@@ -307,16 +301,21 @@ def test_a_full_disk_for_the_logs(
             assert leftover_processes(env[TOKEN_ENV]) == []
 
             filler.unlink()
-            again = pargen(
-                env, "exec", str(root), "--retry-failed", "--from-run", str(run_dir),
-                "--run-dir", str(run_dir),
-            )  # fmt: skip
-            assert again.returncode == 0, again.stderr
-            assert set(job_states(report(run_dir)).values()) == {"succeeded"}
+            retry_in_place(env, root, run_dir)
         finally:
             kill_processes([env[TOKEN_ENV]])
 
     fault_trials(request, "a full disk for the logs (logs/ full from the start)", trial)
+
+
+def retry_in_place(env: dict[str, str], root: Path, run_dir: Path) -> None:
+    """Once the disk has room again, --retry-failed in the same run directory builds the rest."""
+    again = pargen(
+        env, "exec", str(root), "--retry-failed", "--from-run", str(run_dir),
+        "--run-dir", str(run_dir),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert set(job_states(report(run_dir)).values()) == {"succeeded"}
 
 
 def test_a_disk_that_fills_during_the_run(
@@ -360,12 +359,7 @@ def test_a_disk_that_fills_during_the_run(
             for log in (run_dir / "logs").iterdir():
                 log.unlink()
             calm = {k: v for k, v in env.items() if k != "PARGEN_TEST_NOISY"}
-            again = pargen(
-                calm, "exec", str(root), "--retry-failed", "--from-run", str(run_dir),
-                "--run-dir", str(run_dir),
-            )  # fmt: skip
-            assert again.returncode == 0, again.stderr
-            assert set(job_states(report(run_dir)).values()) == {"succeeded"}
+            retry_in_place(calm, root, run_dir)
         finally:
             kill_processes([env[TOKEN_ENV]])
 

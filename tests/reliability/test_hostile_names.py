@@ -9,7 +9,6 @@ ever run as a command (each payload would create a file named ``pwned``).
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +16,17 @@ from pathlib import Path
 import pytest
 from trees import TOKEN_ENV, files_named, leftover_processes, read_marks, step, write_tree
 
-from reliability.common import job_states, pargen, report, run_env, run_trials, trials
+from reliability.common import (
+    job_states,
+    pargen,
+    real_engines,
+    report,
+    run_env,
+    run_trials,
+    trials,
+)
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (shutil.which("parallel") and shutil.which("packer") and shutil.which("shellcheck")),
-        reason="needs GNU parallel, Packer and shellcheck",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = real_engines("shellcheck")
 
 CORPORA = trials("PARGEN_HOSTILE_CORPORA", 2)
 """Corpora (seeds 0, 1, ...) to build; scripts/reliability builds 10."""

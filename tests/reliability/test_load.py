@@ -5,7 +5,6 @@ image hierarchy respected (from the recorded timestamps)."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,18 @@ from trees import (
     write_tree,
 )
 
-from reliability.common import job_numbers, job_states, pargen, record, report, run_env, trials
+from reliability.common import (
+    job_numbers,
+    job_states,
+    pargen,
+    real_engines,
+    record,
+    report,
+    run_env,
+    trials,
+)
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (shutil.which("parallel") and shutil.which("packer")),
-        reason="needs GNU parallel and Packer",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = real_engines()
 
 LOAD_JOBS = trials("PARGEN_LOAD_JOBS", 500)
 SLOTS = 8

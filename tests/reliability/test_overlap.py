@@ -9,7 +9,6 @@ holder; ``cancel`` stops the older run gracefully before the newer one starts.
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from reliability.common import (
     kill_processes,
     log_of,
     processes_by_token,
+    real_engines,
     record,
     report,
     run_env,
@@ -31,13 +31,7 @@ from reliability.common import (
     trials,
 )
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (shutil.which("parallel") and shutil.which("packer")),
-        reason="needs GNU parallel and Packer",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = real_engines()
 
 OVERLAP_RUNS = trials("PARGEN_OVERLAP_RUNS", 10)
 """Runs started at once per policy (the issue's 10)."""

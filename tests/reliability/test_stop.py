@@ -12,7 +12,6 @@ Trials run two at a time, each with a state directory of its own.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from reliability.common import (
     log_of,
     pargen,
     processes_by_token,
+    real_engines,
     recorded_states,
     report,
     run_env,
@@ -37,13 +37,7 @@ from reliability.common import (
     trials,
 )
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (shutil.which("parallel") and shutil.which("packer")),
-        reason="needs GNU parallel and Packer",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = real_engines()
 
 STOP_TRIALS = trials("PARGEN_STOP_TRIALS", 20)
 """Trials per signal (the issue's 20)."""
