@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.measure import Figure, Section, Settings, median, run, seconds
-from benchmarks.trees import BARE_JOB, job_table, make_tree, plan_jobs
+from benchmarks.trees import bare_parallel, job_table, make_tree, plan_jobs
 
 SLOTS = 2
 
@@ -27,18 +27,7 @@ def benchmark(settings: Settings) -> Section:
     script = settings.work / f"{tree.name}.sh"
     render = [settings.pargen, "render", str(tree.path), *limits, "-o", str(script)]
     run(settings, render)
-    bare = [
-        settings.parallel,
-        "--will-cite",
-        "--plain",
-        "--jobs",
-        str(SLOTS),
-        "--colsep",
-        "\\t",
-        BARE_JOB,
-        "::::",
-        str(table),
-    ]
+    bare = bare_parallel(settings.parallel, SLOTS, table)
     variants = {
         "pargen exec wall / bare parallel wall": [
             settings.pargen,

@@ -15,7 +15,7 @@ from benchmarks.runs import (
     read_run,
     release_bound,
 )
-from benchmarks.trees import BARE_JOB, Tree, job_table, make_tree, plan_jobs
+from benchmarks.trees import BARE_JOB, Tree, bare_parallel, job_table, make_tree, plan_jobs
 
 SLOTS = 3
 
@@ -131,19 +131,6 @@ def _waves(
         joblog = scratch / f"depth-{depth}.joblog"
         joblog.unlink(missing_ok=True)
         joblogs.append(joblog)
-        command = [
-            settings.parallel,
-            "--will-cite",
-            "--plain",
-            "--jobs",
-            str(SLOTS),
-            "--colsep",
-            "\\t",
-            "--joblog",
-            str(joblog),
-            BARE_JOB,
-            "::::",
-            str(table),
-        ]
+        command = bare_parallel(settings.parallel, SLOTS, table, "--joblog", str(joblog))
         wall += run(settings, command, cwd=tree.path).wall
     return makespan(j for log in joblogs for j in read_joblog(log)), wall

@@ -53,3 +53,9 @@ def job_table(jobs: list[dict[str, Any]]) -> str:
 
 # What a person would run for each job without pargen: GNU parallel quotes {1}..{3}.
 BARE_JOB = "cd {1} && packer build -color=false -only={2} {3}"
+
+
+def bare_parallel(parallel: str, slots: int, table: Path, *options: str) -> list[str]:
+    """GNU parallel running BARE_JOB for each row of a job table, with nothing of pargen's."""
+    return [parallel, "--will-cite", "--plain", "--jobs", str(slots), "--colsep", "\\t",
+            *options, BARE_JOB, "::::", str(table)]  # fmt: skip

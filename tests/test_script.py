@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 from trees import (
     MARKS_ENV,
+    NEEDS_ENGINES,
     TOKEN_ENV,
     Finished,
     Interval,
@@ -48,10 +48,7 @@ from trees import (
     write_tree,
 )
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("parallel") and shutil.which("packer")),
-    reason="needs GNU parallel and Packer",
-)
+pytestmark = NEEDS_ENGINES
 
 
 @dataclass(frozen=True)

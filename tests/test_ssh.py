@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from test_script import (
 )
 from trees import (
     MARKS_ENV,
+    NEEDS_ENGINES,
     TOKEN_ENV,
     Finished,
     interrupt,
@@ -45,10 +45,7 @@ from trees import (
     write_tree,
 )
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("parallel") and shutil.which("packer")),
-    reason="needs GNU parallel and Packer",
-)
+pytestmark = NEEDS_ENGINES
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pargen.cli import cli
@@ -28,6 +30,12 @@ TOKEN_ENV = "PARGEN_TEST_TOKEN"
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 Tree = Mapping[str, Mapping[str, str]]
+
+NEEDS_ENGINES = pytest.mark.skipif(
+    not (shutil.which("parallel") and shutil.which("packer")),
+    reason="needs GNU parallel and Packer",
+)
+"""The mark of modules that run real builds."""
 
 
 # --- Writing trees -------------------------------------------------------------------------
