@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from pargen import cli
-from pargen.supervise import Supervisor
+from pargen.run.supervise import Supervisor
 
 
 def cpu_seconds() -> float:

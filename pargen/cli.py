@@ -18,24 +18,17 @@ import click
 
 from pargen import __version__
 from pargen.config import Config, resolve
-from pargen.console import Console
 from pargen.errors import ExitCode, PargenError
-from pargen.execute import run_plan
-from pargen.plan import Plan, make_plan
-from pargen.plan_format import FORMATTERS, nothing_planned
+from pargen.plan.formats import FORMATTERS, nothing_planned
+from pargen.plan.jobs import Plan, make_plan
 from pargen.render import ScriptLocation, render_script
-from pargen.report import load_report
-from pargen.report_format import (
-    console_summary,
-    failed_json,
-    gitlab_folded_logs,
-    jobs_table,
-    read_log_tails,
-    report_json,
-    status_header,
-)
-from pargen.rerun import only_command, only_value, select, select_for_rerun
-from pargen.run import find_run, tree_of_run
+from pargen.run.console import Console
+from pargen.run.execute import run_plan
+from pargen.run.report import load_report
+from pargen.run.report_files import failed_json, read_log_tails, report_json
+from pargen.run.report_text import console_summary, gitlab_folded_logs, jobs_table, status_header
+from pargen.run.rerun import only_command, only_value, select, select_for_rerun
+from pargen.run.rundir import find_run, tree_of_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 

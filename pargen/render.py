@@ -16,8 +16,8 @@ import jinja2
 
 from pargen import __version__
 from pargen.config import Group, RunSettings
-from pargen.names import slug
-from pargen.plan import Job, Plan
+from pargen.plan.ids import slug
+from pargen.plan.jobs import Job, Plan
 from pargen.tools import git
 
 TEMPLATE = "run.sh.j2"

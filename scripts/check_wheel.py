@@ -1,7 +1,8 @@
-"""Check that the built wheel ships pargen's Jinja templates and its CLI.
+"""Check that the built wheel ships every module of pargen and its Jinja templates.
 
 Builds a wheel from a clean copy of the repository (so a stale build/ directory cannot hide
-a missing file), then checks that it holds ``pargen/cli.py`` and, for every
+a missing file), then checks that it holds every ``pargen/**/*.py`` of the repository (a
+subpackage missing from pyproject.toml's package list is caught here) and, for every
 ``templates/*.j2`` in the repository, ``pargen/templates/<name>.j2`` with the same content.
 Prints nothing and exits 0 when all is well; otherwise says what is wrong and exits 1.
 """
@@ -56,12 +57,14 @@ def build_wheel(workdir: Path) -> Path:
     return wheels[0]
 
 
-def problems_in(wheel: Path, templates: list[Path]) -> list[str]:
+def problems_in(wheel: Path, templates: list[Path], modules: list[Path]) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         problems = []
-        if "pargen/cli.py" not in names:
-            problems.append("pargen/cli.py is missing")
+        for module in modules:
+            member = module.relative_to(ROOT).as_posix()
+            if member not in names:
+                problems.append(f"{member} is missing")
         for template in templates:
             member = f"pargen/templates/{template.name}"
             if member not in names:
@@ -85,9 +88,10 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    modules = sorted((ROOT / "pargen").rglob("*.py"))
     with tempfile.TemporaryDirectory(prefix="pargen-wheel-") as tmp:
         wheel = build_wheel(Path(tmp))
-        problems = problems_in(wheel, templates)
+        problems = problems_in(wheel, templates, modules)
     if problems:
         print(f"check_wheel: the wheel {wheel.name} is incomplete:", file=sys.stderr)
         for problem in problems:

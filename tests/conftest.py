@@ -7,7 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from trees import MARKS_ENV, TOKEN_ENV
+
+from tests.trees import MARKS_ENV, TOKEN_ENV
 
 
 @pytest.fixture

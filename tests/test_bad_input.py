@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import write_tree
 
 from pargen.cli import cli
+from tests.helpers import write_tree
 
 SRC = 'source "null" "a" {\n  communicator = "none"\n}\n'  # lines 1-3
 BUILD = 'build {\n  sources = ["source.null.a"]\n}\n'  # lines 4-6 after SRC

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import write_tree
 
 import pargen.cli as cli_module
 from pargen import __version__
 from pargen.cli import cli
 from pargen.errors import ExitCode, PargenError
+from tests.helpers import write_tree
 
 SOURCES = (
     'source "null" "a" {\n  communicator = "none"\n}\n'

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import write_tree
 
 from pargen.cli import cli
 from pargen.config import Config, Group, PlanOptions, RunSettings, parse_duration, resolve
 from pargen.errors import ProblemsError
+from tests.helpers import write_tree
 
 EXPECTED = {
     "jobs": "a number of slots (4), a share of the cores (50%), or cores plus/minus N (+1, -1)",

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from trees import render, step, write_tree
 
 from pargen import __version__
 from pargen.render import shell_word
+from tests.trees import render, step, write_tree
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
 

@@ -18,7 +18,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from trees import (
+
+from tests.trees import (
     MARKS_ENV,
     NEEDS_ENGINES,
     TOKEN_ENV,

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sshd import Server, client_config, free_port, start_server
-from test_script import (
+
+from tests.sshd import Server, client_config, free_port, start_server
+from tests.test_script import (
     HOSTILE_DIRS,
     HOSTILE_NAME,
     PARGEN,
@@ -26,7 +27,7 @@ from test_script import (
     start_exec,
     started,
 )
-from trees import (
+from tests.trees import (
     MARKS_ENV,
     NEEDS_ENGINES,
     TOKEN_ENV,

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from trees import MARKS_ENV, TOKEN_ENV, Interval, read_joblog, read_marks, step
+
+from tests.trees import MARKS_ENV, TOKEN_ENV, Interval, read_joblog, read_marks, step
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
 RECORD_ENV = "PARGEN_RELIABILITY_RECORD"

@@ -4,9 +4,9 @@ programs. The cases themselves run there; scripts/reliability counts how many pa
 from __future__ import annotations
 
 import pytest
-from test_bad_input import CASES, fake_parallel, without_packer, without_parallel
 
-from reliability.common import record
+from tests.reliability.common import record
+from tests.test_bad_input import CASES, fake_parallel, without_packer, without_parallel
 
 MISSING_PROGRAMS = {
     "GNU parallel missing": without_parallel,

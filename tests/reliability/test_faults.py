@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from trees import TOKEN_ENV, leftover_processes, step, wait_for, write_tree
 
-from reliability.common import (
+from tests.reliability.common import (
     Exec,
     gated,
     job_numbers,
@@ -35,6 +34,7 @@ from reliability.common import (
     status,
     trials,
 )
+from tests.trees import TOKEN_ENV, leftover_processes, step, wait_for, write_tree
 
 pytestmark = real_engines()
 

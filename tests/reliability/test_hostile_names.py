@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from trees import TOKEN_ENV, files_named, leftover_processes, read_marks, step, write_tree
 
-from reliability.common import (
+from tests.reliability.common import (
     job_states,
     pargen,
     real_engines,
@@ -25,6 +24,7 @@ from reliability.common import (
     run_trials,
     trials,
 )
+from tests.trees import TOKEN_ENV, files_named, leftover_processes, read_marks, step, write_tree
 
 pytestmark = real_engines("shellcheck")
 

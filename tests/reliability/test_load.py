@@ -8,7 +8,18 @@ import os
 from pathlib import Path
 
 import pytest
-from trees import (
+
+from tests.reliability.common import (
+    job_numbers,
+    job_states,
+    pargen,
+    real_engines,
+    record,
+    report,
+    run_env,
+    trials,
+)
+from tests.trees import (
     TOKEN_ENV,
     event_intervals,
     leftover_processes,
@@ -18,17 +29,6 @@ from trees import (
     read_marks,
     step,
     write_tree,
-)
-
-from reliability.common import (
-    job_numbers,
-    job_states,
-    pargen,
-    real_engines,
-    record,
-    report,
-    run_env,
-    trials,
 )
 
 pytestmark = real_engines()

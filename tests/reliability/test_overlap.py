@@ -13,9 +13,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from trees import Interval, max_concurrency, wait_for, write_tree
 
-from reliability.common import (
+from tests.reliability.common import (
     Exec,
     gated,
     job_states,
@@ -30,6 +29,7 @@ from reliability.common import (
     start_exec,
     trials,
 )
+from tests.trees import Interval, max_concurrency, wait_for, write_tree
 
 pytestmark = real_engines()
 

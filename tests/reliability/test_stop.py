@@ -16,9 +16,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from trees import TOKEN_ENV, leftover_processes, read_marks, step, wait_for, write_tree
 
-from reliability.common import (
+from tests.reliability.common import (
     HANG_ENV,
     hangs_when_told,
     job_numbers,
@@ -36,6 +35,7 @@ from reliability.common import (
     status,
     trials,
 )
+from tests.trees import TOKEN_ENV, leftover_processes, read_marks, step, wait_for, write_tree
 
 pytestmark = real_engines()
 

@@ -1,0 +1,510 @@
+"""An HCL2 template directory read into the full build names Packer gives its builds.
+
+Mirrors hashicorp/packer ``hcl2template`` (types.build.go, types.source.go, parser.go):
+names come from ``source`` blocks, ``build`` blocks (their ``name``, ``sources`` list,
+nested ``source`` blocks and ``dynamic "source"`` blocks) and the variables they use.
+Everything else in a template is parsed but never evaluated.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from pargen.errors import Problem
+from pargen.packer.discover import TemplateSource, display_path
+from pargen.packer.expressions import (
+    Expr,
+    Literal,
+    Scope,
+    TemplateError,
+    TupleExpr,
+    Variable,
+    Where,
+    evaluate,
+)
+from pargen.packer.json_syntax import JsonBody
+from pargen.packer.json_text import JsonSyntaxError, parse_json
+from pargen.packer.native_syntax import (
+    Attribute,
+    Block,
+    Body,
+    SourceFile,
+    Unexpected,
+    each_error,
+    parse_native,
+)
+from pargen.packer.values import ConversionError, Value, elements, is_sequence, kind, to_string
+from pargen.packer.variables import (
+    Declaration,
+    Inputs,
+    InputVariables,
+    LocalValues,
+    declare_variable_block,
+    declare_variables_block,
+)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+FoundBuild = tuple[str, str, Where]
+"""Full build name, source type, and where the reference to the source is."""
+
+_NESTED_NAME = Scope(place="in the name of a source block inside a build (it must be a literal)")
+
+
+@dataclass(frozen=True)
+class SourceUse:
+    """One source a build runs: ``sources`` entry, nested block or dynamic expansion."""
+
+    type: str
+    name: str
+    local_name: str
+    where: Where
+
+
+@dataclass
+class HclReading:
+    builds: list[FoundBuild] = field(default_factory=list)
+    variables: frozenset[str] = frozenset()
+    required_plugins: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def read_hcl_directory(source: TemplateSource, root: Path, inputs: Inputs) -> HclReading:
+    reading = HclReading()
+    bodies = _load(source, root, reading.problems)
+    if reading.problems:
+        return reading
+    _Directory(bodies, inputs, reading).read()
+    return reading
+
+
+def problem(err: TemplateError) -> Problem:
+    return Problem(err.where.path, err.where.line, err.where.col, err.message)
+
+
+def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[Body]:
+    bodies: list[Body] = []
+    for path in source.files:
+        shown = display_path(root, path)
+        is_json = path.name.endswith(".json")
+        try:
+            # Packer skips a byte order mark in native syntax; its JSON reader rejects one.
+            text = path.read_text(encoding="utf-8" if is_json else "utf-8-sig")
+        except UnicodeDecodeError:
+            problems.append(
+                Problem(shown, 0, 0, "cannot read file: not UTF-8 text; save it as UTF-8")
+            )
+            continue
+        except OSError as err:
+            problems.append(Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}"))
+            continue
+        try:
+            if is_json:
+                bodies.append(JsonBody(parse_json(text), shown))
+            else:
+                bodies.append(parse_native(SourceFile(shown, text)))
+        except JsonSyntaxError as err:
+            problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.message}"))
+        except TemplateError as err:
+            problems.extend(problem(each) for each in each_error(err))
+        except RecursionError:
+            problems.append(Problem(shown, 0, 0, "the file is nested too deeply to read"))
+    return bodies
+
+
+class _Directory:
+    def __init__(self, bodies: list[Body], inputs: Inputs, reading: HclReading) -> None:
+        self.bodies = bodies
+        self.inputs = inputs
+        self.reading = reading
+        self.sources: dict[tuple[str, str], Where] = {}
+        self.used: set[tuple[str, str]] = set()
+        self.scope = Scope()
+        """What build names, sources lists and for_each see: var, local and functions."""
+
+    def attempt(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """Run one step; a TemplateError becomes a problem and the reading goes on."""
+        try:
+            return action(*args, **kwargs)
+        except TemplateError as err:
+            self.reading.problems.append(problem(err))
+        return None
+
+    def top_blocks(self, block_type: str, labels: int) -> Iterator[Block]:
+        for body in self.bodies:
+            for block in self.attempt(body.blocks, block_type, labels) or []:
+                if len(block.labels) == labels:
+                    yield block
+                else:
+                    self.reading.problems.append(_label_problem(block, labels))
+
+    def read(self) -> None:
+        for body in self.bodies:
+            for item in self.attempt(body.unexpected, TOP_LEVEL_BLOCKS) or []:
+                self.reading.problems.append(_at(item.where, _unexpected_message(item)))
+        self.reading.required_plugins = any(
+            self.attempt(block.body.blocks, "required_plugins", 0)
+            for block in self.top_blocks("packer", 0)
+        )
+        variables = InputVariables(self.declarations(), self.inputs)
+        self.reading.variables = frozenset(variables.declarations)
+        # Packer fails on a broken var file even when no build name needs its values. As with
+        # a broken template file, stop: any value might have come from it.
+        var_file_errors = variables.read_var_files()
+        if var_file_errors:
+            self.reading.problems.extend(problem(err) for err in var_file_errors)
+            return
+        locals_ = LocalValues(self.local_definitions(), variables)
+        self.scope = Scope({"var": variables, "local": locals_}, functions=True, place="here")
+        for block in self.top_blocks("source", 2):
+            self.add_source(block.labels[0], block.labels[1], block.where)
+        for block in self.top_blocks("dynamic", 1):
+            self.attempt(self.top_dynamic, block)
+        for block in self.top_blocks("build", 0):
+            self.attempt(self.build, block)
+        for (source_type, name), where in self.sources.items():
+            if (source_type, name) not in self.used:
+                self.reading.warnings.append(
+                    Problem(
+                        where.path,
+                        where.line,
+                        where.col,
+                        f'source "{source_type}" "{name}" is not used by any build; '
+                        "add it to a build or remove it",
+                    )
+                )
+
+    def declarations(self) -> dict[str, Declaration]:
+        found: list[Declaration] = []
+        for block in self.top_blocks("variable", 1):
+            declared = self.attempt(
+                declare_variable_block, block.body, block.labels[0], block.where
+            )
+            if declared is not None:
+                found.append(declared)
+        for block in self.top_blocks("variables", 0):
+            found.extend(self.attempt(declare_variables_block, block.body) or [])
+        declarations: dict[str, Declaration] = {}
+        for declaration in found:
+            first = declarations.get(declaration.name)
+            if first is None:
+                declarations[declaration.name] = declaration
+                continue
+            self.reading.problems.append(
+                _duplicate(declaration.where, f'variable "{declaration.name}"', first.where)
+            )
+        return declarations
+
+    def local_definitions(self) -> dict[str, Attribute]:
+        found: list[Attribute] = []
+        for block in self.top_blocks("locals", 0):
+            found.extend(self.attempt(block.body.attributes) or [])
+        for block in self.top_blocks("local", 1):
+            expression = self.attempt(block.body.attribute, "expression")
+            if expression is None:
+                self.reading.problems.append(
+                    _at(block.where, f'local "{block.labels[0]}" needs an expression = ... line')
+                )
+                continue
+            found.append(_Renamed(block.labels[0], expression))
+        definitions: dict[str, Attribute] = {}
+        for attribute in found:
+            first = definitions.get(attribute.name)
+            if first is None:
+                definitions[attribute.name] = attribute
+                continue
+            self.reading.problems.append(
+                _duplicate(attribute.where, f'local "{attribute.name}"', first.where)
+            )
+        return definitions
+
+    def add_source(self, source_type: str, name: str, where: Where) -> None:
+        first = self.sources.get((source_type, name))
+        if first is not None:
+            self.reading.problems.append(
+                _duplicate(where, f'source block "{source_type}" "{name}"', first)
+            )
+            return
+        self.sources[(source_type, name)] = where
+
+    def top_dynamic(self, block: Block) -> None:
+        if block.labels[0] == "build":
+            raise TemplateError(
+                block.where, 'pargen does not support dynamic "build" blocks; write them out'
+            )
+        if block.labels[0] != "source":
+            if block.labels[0] not in TOP_LEVEL_BLOCKS:
+                item = Unexpected("block type", block.labels[0], block.where)
+                raise TemplateError(block.where, _unexpected_message(item))
+            return
+        for labels, _content, _iteration in self.expand(block, 2):
+            self.add_source(labels[0], labels[1], block.where)
+
+    def build(self, block: Block) -> None:
+        name_attr = block.body.attribute("name")
+        build_name = ""
+        if name_attr is not None:
+            build_name = self.string(name_attr.expression(), self.scope, "the build name")
+        uses: list[SourceUse] = []
+        had_source = False
+        sources = block.body.attribute("sources")
+        if sources is not None:
+            had_source = True
+            uses.extend(self.attempt(self.sources_list, sources) or [])
+        for nested in self.inner_blocks(block.body, "source"):
+            had_source = True
+            uses.extend(self.attempt(self.nested_source, nested) or [])
+        for dynamic in self.inner_blocks(block.body, "dynamic"):
+            if dynamic.labels[0] == "source":
+                had_source = True
+                uses.extend(self.attempt(self.dynamic_sources, dynamic) or [])
+        if not had_source:
+            raise TemplateError(
+                block.where,
+                "this build has no source: add sources = [...] or a source block "
+                "(Packer refuses a build without one)",
+            )
+        for use in uses:
+            key = (use.type, use.name)
+            if key not in self.sources:
+                self.reading.problems.append(
+                    _at(
+                        use.where,
+                        f'unknown source "{use.type}.{use.name}": declare '
+                        f'source "{use.type}" "{use.name}" {{ ... }} or fix the reference',
+                    )
+                )
+                continue
+            self.used.add(key)
+            local = f"{use.type}.{use.local_name}"
+            full = f"{build_name}.{local}" if build_name else local
+            self.reading.builds.append((full, use.type, use.where))
+
+    def inner_blocks(self, body: Body, block_type: str) -> list[Block]:
+        """A build's one-label blocks of a type; a block with the wrong labels is a problem."""
+        found: list[Block] = []
+        for block in body.blocks(block_type, 1):
+            if len(block.labels) == 1:
+                found.append(block)
+            else:
+                self.reading.problems.append(_label_problem(block, 1))
+        return found
+
+    def sources_list(self, attribute: Attribute) -> list[SourceUse]:
+        expr = attribute.expression()
+        value = self.evaluate(expr, self.scope, "the sources list")
+        if not is_sequence(value):
+            raise TemplateError(expr.where, f"sources must be a list of strings, got {kind(value)}")
+        items = expr.items if isinstance(expr, TupleExpr) else ()
+        uses: list[SourceUse] = []
+        for index, reference in enumerate(value):  # type: ignore[arg-type]
+            where = items[index].where if index < len(items) else expr.where
+            if not isinstance(reference, str):
+                self.reading.problems.append(
+                    _at(where, f"sources must hold strings, got {kind(reference)}")
+                )
+                continue
+            parts = _reference_parts(reference)
+            if parts is None or not all(_identifier(p) for p in parts):
+                self.reading.problems.append(_at(where, _invalid_reference(reference, strict=True)))
+                continue
+            uses.append(SourceUse(parts[0], parts[1], parts[1], where))
+        return uses
+
+    def nested_source(self, block: Block) -> list[SourceUse]:
+        reference = block.labels[0]
+        parts = _reference_parts(reference)
+        if parts is None:
+            raise TemplateError(block.where, _invalid_reference(reference, strict=False))
+        name_attr = block.body.attribute("name")
+        local_name = ""
+        if name_attr is not None:
+            # Packer decodes this name without an evaluation context: a literal, and in
+            # HCL-JSON a string taken verbatim, "${...}" included.
+            expr = name_attr.expression(templates=False)
+            local_name = self.string(expr, _NESTED_NAME, "the source name")
+        return [SourceUse(parts[0], parts[1], local_name or parts[1], block.where)]
+
+    def dynamic_sources(self, block: Block) -> list[SourceUse]:
+        uses: list[SourceUse] = []
+        for labels, content, iteration in self.expand(block, 1):
+            reference = labels[0]
+            parts = _reference_parts(reference)
+            if parts is None:
+                raise TemplateError(block.where, _invalid_reference(reference, strict=False))
+            local_name = ""
+            name_attr = content.attribute("name")
+            if name_attr is not None:
+                scope = Scope(iteration, place=_CONTENT_PLACE)
+                local_name = self.string(name_attr.expression(), scope, "the source name")
+            uses.append(SourceUse(parts[0], parts[1], local_name or parts[1], block.where))
+        return uses
+
+    def expand(
+        self, block: Block, label_count: int
+    ) -> list[tuple[list[str], Body, dict[str, Value]]]:
+        """A ``dynamic`` block's labels, content body and iterator, once per element."""
+        body = block.body
+        for_each = body.attribute("for_each")
+        labels_attr = body.attribute("labels")
+        contents = body.blocks("content", 0)
+        if for_each is None or labels_attr is None or len(contents) != 1:
+            raise TemplateError(
+                block.where,
+                f'a dynamic "{block.labels[0]}" block needs for_each, labels and one content '
+                "block; add the missing ones",
+            )
+        collection_expr = for_each.expression()
+        collection = self.evaluate(collection_expr, self.scope, "the for_each of a dynamic block")
+        if collection is None:
+            raise TemplateError(collection_expr.where, "for_each is null; give it a collection")
+        try:
+            pairs = elements(collection)
+        except ConversionError:
+            raise TemplateError(
+                collection_expr.where,
+                f"for_each needs a list, set or map, got {kind(collection)}",
+            ) from None
+        iterator = self.iterator_name(body, block.labels[0])
+        label_exprs = self.label_expressions(labels_attr, label_count)
+        expanded: list[tuple[list[str], Body, dict[str, Value]]] = []
+        for key, value in pairs:
+            iteration: dict[str, Value] = {iterator: {"key": key, "value": value}}
+            scope = self.scope.child(iteration)
+            labels = [self.string(e, scope, "a dynamic block label") for e in label_exprs]
+            expanded.append((labels, contents[0].body, iteration))
+        return expanded
+
+    def iterator_name(self, body: Body, default: str) -> str:
+        attribute = body.attribute("iterator")
+        if attribute is None:
+            return default
+        expr = attribute.expression(templates=False)
+        if isinstance(expr, Variable):
+            return expr.name
+        if isinstance(expr, Literal) and isinstance(expr.value, str) and _identifier(expr.value):
+            return expr.value
+        raise TemplateError(expr.where, "iterator must be a single name, like iterator = item")
+
+    def label_expressions(self, attribute: Attribute, count: int) -> tuple[Expr, ...]:
+        expr = attribute.expression()
+        if not isinstance(expr, TupleExpr) or len(expr.items) != count:
+            raise TemplateError(
+                expr.where, f"labels must be a list of {count} label(s), like {_LABELS[count]}"
+            )
+        return expr.items
+
+    def evaluate(self, expr: Expr, scope: Scope, purpose: str) -> Value:
+        try:
+            return evaluate(expr, scope)
+        except TemplateError as err:
+            if (err.where.path, err.where.line) != (expr.where.path, expr.where.line):
+                message = f"{err.message} (needed for {purpose} at {_place(expr.where)})"
+                raise TemplateError(err.where, message) from None
+            raise
+
+    def string(self, expr: Expr, scope: Scope, purpose: str) -> str:
+        value = self.evaluate(expr, scope, purpose)
+        if value is None:
+            raise TemplateError(expr.where, f"{purpose} `{expr.text}` is null; give it a string")
+        try:
+            return to_string(value)
+        except ConversionError:
+            raise TemplateError(
+                expr.where, f"{purpose} `{expr.text}` must be a string, got {kind(value)}"
+            ) from None
+
+
+TOP_LEVEL_BLOCKS = frozenset(
+    {"packer", "variable", "variables", "locals", "local", "data", "source", "build"}
+    # Also in Packer's schema: communicator (1.6+) and hcp_packer_registry (1.9+). Packer
+    # 1.6.6 rejects data, local and top-level dynamic blocks, later versions take the first
+    # two; pargen reads a top-level dynamic "source" rather than reject it.
+    | {"communicator", "hcp_packer_registry", "dynamic"}
+)
+_COMMON_BLOCKS = "packer, variable, variables, locals, local, data, source or build"
+
+
+def _unexpected_message(item: Unexpected) -> str:
+    if item.kind == "argument":
+        return (
+            f'unexpected argument "{item.name}" at the top level, where only blocks belong; '
+            "move it into a block (a value goes in locals { ... }) or remove it"
+        )
+    close = difflib.get_close_matches(item.name, sorted(TOP_LEVEL_BLOCKS - {"dynamic"}), n=1)
+    fix = f'did you mean "{close[0]}"?' if close else f"use {_COMMON_BLOCKS}, or remove it"
+    return f'unsupported {item.kind} "{item.name}" at the top level; {fix}'
+
+
+_CONTENT_PLACE = (
+    "in the name of a dynamic source (Packer gives it only the iterator, like source.value)"
+)
+_LABELS = {1: '["source.<type>.<name>"]', 2: '["<type>", "<name>"]'}
+
+
+class _Renamed(Attribute):
+    """The ``expression`` of a ``local "name" {}`` block, under the local's name."""
+
+    def __init__(self, name: str, inner: Attribute) -> None:
+        super().__init__(name, inner.where)
+        self.inner = inner
+
+    def expression(self, templates: bool = True) -> Expr:
+        return self.inner.expression(templates)
+
+
+def _reference_parts(reference: str) -> tuple[str, str] | None:
+    """Packer's sourceRefFromString: split on dots, drop the first of three or more parts."""
+    parts = reference.split(".")
+    if len(parts) < 2:
+        return None
+    if len(parts) > 2:
+        parts = parts[1:]
+    return parts[0], parts[1]
+
+
+def _identifier(text: str) -> bool:
+    """HCL's identifier: (ID_Start | _) (ID_Continue | -)*, as Python's isidentifier() plus -."""
+    return not text.startswith("-") and text.replace("-", "_").isidentifier()
+
+
+def _invalid_reference(reference: str, strict: bool) -> str:
+    rule = (
+        "; type and name must start with a letter or _ and hold only letters, digits, _ and -"
+        if strict
+        else ""
+    )
+    return f'invalid source reference "{reference}": write it as source.<type>.<name>{rule}'
+
+
+_SHAPES = {
+    ("source", 2): 'source "<type>" "<name>"',
+    ("source", 1): 'source "<type>.<name>"',
+    ("dynamic", 1): 'dynamic "source"',
+}
+
+
+def _label_problem(block: Block, expected: int) -> Problem:
+    shape = _SHAPES.get((block.type, expected), block.type + ' "<name>"' * expected)
+    return _at(
+        block.where,
+        f"a {block.type} block here takes {expected} label(s), got {len(block.labels)}; "
+        f"write it as {shape} {{ ... }}",
+    )
+
+
+def _duplicate(where: Where, what: str, first: Where) -> Problem:
+    return _at(where, f"duplicate {what}, first declared at {_place(first)}; keep only one")
+
+
+def _place(where: Where) -> str:
+    return f"{where.path}:{where.line}"
+
+
+def _at(where: Where, message: str) -> Problem:
+    return Problem(where.path, where.line, where.col, message)

@@ -1,0 +1,165 @@
+"""``--changed-since REF``: the templates whose files changed since REF, as git sees them.
+
+A change is anything between the merge base of REF and HEAD and the working tree: commits,
+staged and unstaged edits, deletions, and untracked files git does not ignore. A template's
+files are what Packer reads (its ``.pkr.hcl``/``.pkr.json`` files and auto var files, or the
+legacy JSON file) and every symlink followed to reach them, so a link into ``shared/`` is
+changed when its target is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from pargen.errors import PargenError
+from pargen.packer.parse import AUTO_VAR_SUFFIXES, HCL_JSON_SUFFIX, HCL_SUFFIX, TemplateSource
+from pargen.tools import Completed, run_git
+
+# Symlinks followed before giving up, as the kernel's own limit (ELOOP).
+_MAX_LINKS = 40
+
+
+def changed_paths(root: Path, ref: str) -> frozenset[str]:
+    """Absolute paths changed between the merge base of ``ref`` and HEAD and the working tree."""
+    option = f"--changed-since {ref!r}"
+    if not ref or ref.startswith("-"):
+        raise PargenError(f"{option} is not a git revision; give a branch, tag or commit")
+    top = run_git(["rev-parse", "--show-toplevel"], root)
+    if top.code != 0:
+        if b"not a git repository" in top.stderr:
+            raise PargenError(
+                f"{option}: {root} is not in a git repository; "
+                "run pargen in a git checkout or drop --changed-since"
+            )
+        raise PargenError(
+            f"{option}: git cannot read the repository at {root} ({top.message}); "
+            "run git status there to see why, or drop --changed-since"
+        )
+    top_dir = Path(os.path.realpath(os.fsdecode(top.stdout).strip()))
+    head = run_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], top_dir)
+    if head.code != 0:
+        raise PargenError(f"{option}: {top_dir} has no commit yet; commit first")
+    commit = run_git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top_dir)
+    if commit.code != 0:
+        raise PargenError(
+            f"{option}: no such commit in {top_dir}; check the name, "
+            f"or fetch it first (git fetch origin {ref})"
+        )
+    base = run_git(["merge-base", _line(commit), "HEAD"], top_dir)
+    if base.code != 0:
+        raise PargenError(
+            f"{option}: it shares no history with HEAD (a shallow clone?); "
+            "fetch more history (git fetch --unshallow) or pick another revision"
+        )
+    diff = _git_ok(
+        ["diff", "--name-only", "--no-renames", "--no-ext-diff", "-z", _line(base), "--"], top_dir
+    )
+    untracked = _git_ok(["ls-files", "--others", "--exclude-standard", "-z"], top_dir)
+    names = [*_nul_separated(diff), *_nul_separated(untracked)]
+    return frozenset(str(top_dir / name) for name in names)
+
+
+def _git_ok(args: list[str], cwd: Path) -> Completed:
+    done = run_git(args, cwd)
+    if done.code != 0:
+        raise PargenError(
+            f"git {args[0]} failed in {cwd} ({done.message}); run git status there to see why"
+        )
+    return done
+
+
+def _line(done: Completed) -> str:
+    return os.fsdecode(done.stdout).strip()
+
+
+def _nul_separated(done: Completed) -> list[str]:
+    return [os.fsdecode(name) for name in done.stdout.split(b"\0") if name]
+
+
+def changed_templates(
+    root: Path,
+    sources: Sequence[TemplateSource],
+    var_files: Sequence[str],
+    changed: frozenset[str],
+) -> dict[str, list[str]]:
+    """Template (relative to ROOT) -> its changed files, as paths relative to ROOT.
+
+    A changed var file changes every template. A deleted file that Packer would have loaded
+    changes the template directory that held it.
+    """
+    root_real = os.path.realpath(root)
+
+    def shown(path: str) -> str:
+        return Path(os.path.relpath(path, root_real)).as_posix()
+
+    everywhere = [shown(p) for f in var_files for p in followed(Path(f)) if p in changed]
+    gone: dict[str, list[str]] = {}
+    for path in sorted(changed):
+        loaded = path.endswith((HCL_SUFFIX, HCL_JSON_SUFFIX, *AUTO_VAR_SUFFIXES))
+        if loaded and not os.path.lexists(path):
+            gone.setdefault(str(Path(path).parent), []).append(shown(path))
+    found: dict[str, list[str]] = {}
+    for source in sources:
+        files = (*source.files, *source.auto_var_files)
+        hits = [shown(p) for f in files for p in followed(f) if p in changed]
+        if source.kind == "hcl":
+            hits += gone.get(os.path.realpath(source.directory), [])
+        hits += everywhere
+        if hits:
+            found[source.rel] = list(dict.fromkeys(hits))
+    return found
+
+
+def followed(path: Path) -> list[str]:
+    """Every path the system reads to open ``path``: each symlink on the way, then the file.
+
+    Resolved the way the kernel does (a ``..`` after a link goes up from the link's target),
+    so each path is as git names it in the working tree: no symlinked directory in it.
+    """
+    top = Path("/")
+    pending = list(reversed(Path.cwd().joinpath(path).parts[1:]))
+    current = top
+    seen: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            current = current.parent
+            continue
+        candidate = current / part
+        if links < _MAX_LINKS and candidate.is_symlink():
+            links += 1
+            seen.append(str(candidate))
+            target = candidate.readlink()
+            if target.is_absolute():
+                current = top
+            pending.extend(reversed(target.parts[1 if target.is_absolute() else 0 :]))
+        else:
+            current = candidate
+    seen.append(str(current))
+    return seen
+
+
+def select_changed(
+    changed: Mapping[str, Sequence[str]],
+    templates: Iterable[str],
+    parent_of: Mapping[str, str | None],
+) -> dict[str, str]:
+    """Template -> why it is selected: its own changed files, or the changed template above it.
+
+    "Above" is the image hierarchy (the nearest directory template with jobs), whatever
+    ``--flat``, ``--only`` or ``--except`` say: a changed parent image makes its children stale.
+    """
+    reasons: dict[str, str] = {}
+    for template in templates:
+        if template in changed:
+            reasons[template] = "changed: " + ", ".join(changed[template])
+            continue
+        ancestor = parent_of.get(template)
+        while ancestor is not None and ancestor not in changed:
+            ancestor = parent_of.get(ancestor)
+        if ancestor is not None:
+            reasons[template] = f"below changed {ancestor}"
+    return reasons

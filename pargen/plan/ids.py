@@ -1,0 +1,22 @@
+"""Names of jobs: stable job ids and the file-safe slugs their logs are named by."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def job_id(template_rel: str, full_name: str) -> str:
+    """Stable id of a job: the template path and the full build name."""
+    return f"{template_rel}:{full_name}"
+
+
+def slug(text: str, limit: int = 80) -> str:
+    """A file-name-safe rendering of ``text`` that stays readable and unique."""
+    clean = _UNSAFE_FILE_CHARS.sub("_", text).strip("._") or "job"
+    if clean == text and len(clean) <= limit:
+        return clean
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{clean[:limit]}-{digest}"
