@@ -301,7 +301,7 @@ remote_command() {  # SCRIPT
 
 # Copies stdin to stdout, ignoring a stdout that is gone: Packer writes into this pipe, never
 # into a dead connection, so it is not killed by SIGPIPE while it cleans up.
-# shellcheck disable=SC2317  # runs on the remote host, sent there by ssh_job
+# shellcheck disable=SC2317,SC2329  # runs on the remote host, sent there by ssh_job
 relay() {
   trap '' HUP PIPE
   local line
@@ -316,7 +316,7 @@ relay() {
 # of stdin (the connection or the run gone) does too; SIGKILL follows after grace seconds.
 # Needs bash, base64 and setsid there, and the tree at the same path. token, dir, packer,
 # grace and argv are set by the lines ssh_job sends before it.
-# shellcheck disable=SC2317,SC2154  # runs on the remote host, sent there by ssh_job
+# shellcheck disable=SC2317,SC2329,SC2154  # runs on the remote host, sent there by ssh_job
 remote_build() {
   trap '' HUP PIPE
   local control pid watcher rc flag
@@ -1002,12 +1002,12 @@ summarize() {
 # set only where no command substitution runs until the coordinator starts: bash 5.2 cannot
 # parse a trap's command when the signal comes during one, and the stop would be lost.
 # Before it, a stop kills the script, with nothing started and no lock taken.
-# shellcheck disable=SC2317  # called by traps
+# shellcheck disable=SC2317,SC2329  # called by traps
 stop_before_start() {
   die "stopped before any build started" 130
 }
 
-# shellcheck disable=SC2317  # called by the trap in acquire_pipeline_lock
+# shellcheck disable=SC2317,SC2329  # called by the trap in acquire_pipeline_lock
 stop_waiting_for_lock() {
   kill "$lock_waiter" 2>/dev/null
   die "interrupted while waiting for pipeline '$PIPELINE_ID'" 130
@@ -1098,7 +1098,7 @@ write_job_files() {
   done
 }
 
-# shellcheck disable=SC2317  # called by the trap in main
+# shellcheck disable=SC2317,SC2329  # called by the trap in main
 on_signal() {
   local t=$EPOCHREALTIME  # no command substitution in a trap (see stop_before_start)
   printf '%s stop 0\n' "${t/./}" >&3

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import pytest
 
 from pargen import __version__
 from pargen.render import shell_word
+from tests.shellchecks import each_shellcheck
 from tests.trees import render, step, write_tree
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
@@ -191,10 +191,10 @@ TREES: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="needs shellcheck")
+@each_shellcheck
 @pytest.mark.parametrize("make", TREES.values(), ids=TREES.keys())
 def test_rendered_script_passes_shellcheck(
-    tmp_path: Path, make: Callable[[Path], list[str]]
+    tmp_path: Path, make: Callable[[Path], list[str]], shellcheck: Path
 ) -> None:
     root = tmp_path / "tree"
     root.mkdir()
@@ -202,7 +202,7 @@ def test_rendered_script_passes_shellcheck(
     script = render(root, tmp_path / "build.sh", *options)
 
     check = subprocess.run(
-        ["shellcheck", "--norc", str(script)], capture_output=True, text=True, check=False
+        [str(shellcheck), "--norc", str(script)], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
 
