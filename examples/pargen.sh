@@ -501,7 +501,8 @@ prepare_hosts() {
     if [[ $login == : ]]; then
       cores=$(nproc 2>/dev/null) || cores=1
     else
-      answer=$(<"$PARGEN_RUN_DIR/state/host.$i") 2>/dev/null
+      answer=
+      read -r answer 2>/dev/null <"$PARGEN_RUN_DIR/state/host.$i"
       if [[ $answer != "ok "* ]]; then
         [[ -n $answer ]] || answer=$(tail -n 1 "$PARGEN_RUN_DIR/state/host.$i.err" 2>/dev/null)
         say "host $login is not usable (${answer:-no answer}): no job goes to it"
@@ -822,7 +823,8 @@ check_running() {
 # it reads its next line, it will never report an end.
 leader_gone() {  # PGID
   local stat
-  stat=$(<"/proc/$1/stat") 2>/dev/null || return 0
+  # read, not $(<...): a redirection after a command substitution does not cover its errors.
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
   stat=${stat##*) }
   [[ $stat == Z* ]]
 }
