@@ -108,9 +108,11 @@ def test_check_exits_0_when_current_and_1_with_a_diff_when_stale(tmp_path: Path)
     assert added[0].startswith("+job 4 web:null.cdn web . null.cdn null.cdn ")
     assert added[1].startswith("+job 5 web/nginx:null.nginx ")  # it waits for cdn too
     assert added[1].endswith(" '2 3 4'")
-    assert stale.stderr == (
-        "pargen: build.sh is stale; regenerate it with the command in its header\n"
-    )
+    command = "pargen render tree -o build.sh"
+    assert stale.stderr == f"pargen: build.sh is stale; regenerate it with: {command}\n"
+    # Run where check ran, the command makes the script current again.
+    assert pargen_cli(*shlex.split(command)[1:], cwd=tmp_path).returncode == 0
+    assert pargen_cli("check", "tree", "build.sh", cwd=tmp_path).returncode == 0
 
 
 def test_check_notices_changed_options(tmp_path: Path) -> None:
