@@ -317,12 +317,13 @@ def _var_file(root: Path, path: str) -> str:
 
 
 def default_pipeline_id(root: Path) -> str:
-    """The same for every clone of one repository: its remote and ROOT's path inside it."""
+    """The same for every clone of one repository, however it was cloned: its remote and
+    ROOT's path inside it."""
     top = git(["rev-parse", "--show-toplevel"], root)
-    remote = git(["config", "--get", "remote.origin.url"], root) if top else None
+    remote = _origin(Path(top)) if top else None
     if top and remote:
         inside = Path(os.path.relpath(root, top)).as_posix()
-        identity = f"{_normalise_remote(remote)}/{inside}".rstrip("/.")
+        identity = f"{remote}/{inside}".rstrip("/.")
         base = identity.rsplit("/", 2)[-2:] if inside == "." else [identity.rsplit("/", 1)[-1]]
         readable = "-".join(base)
     else:
@@ -332,9 +333,45 @@ def default_pipeline_id(root: Path) -> str:
     return f"{readable[:60]}-{digest}"
 
 
-def _normalise_remote(url: str) -> str:
-    """``git@host:org/repo.git`` and ``https://user@host/org/repo`` give one identity."""
-    url = re.sub(r"^[a-z+]+://", "", url.strip())
-    url = re.sub(r"^[^@/]*@", "", url)
-    url = url.replace(":", "/", 1) if "/" not in url.split(":", 1)[0] else url
-    return url.removesuffix(".git").rstrip("/").lower()
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_MAX_HOPS = 10
+
+
+def _origin(repository: Path) -> str | None:
+    """The repository's identity from its ``origin`` remote: the remote's path without host,
+    user, token, port or ``.git`` (ssh, https and a path on the server itself agree). A local
+    path is followed to that repository's own origin, so that a clone of a clone agrees too."""
+    url = git(["config", "--get", "remote.origin.url"], repository)
+    for _ in range(_MAX_HOPS):
+        if not url:
+            return None
+        local = _local_path(url, repository)
+        if local is None:
+            return _remote_path(url)
+        upstream = git(["config", "--get", "remote.origin.url"], local) if local.is_dir() else None
+        if not upstream:
+            return _remote_path(str(local))
+        url, repository = upstream, local
+    return _remote_path(url) if url else None
+
+
+def _local_path(url: str, base: Path) -> Path | None:
+    """The directory a remote URL names on this machine, or None for a network remote (git's
+    rule: scp-like ``[user@]host:path`` has a colon before any slash)."""
+    if url.startswith("file://"):
+        return Path(url.removeprefix("file://"))
+    if _URL_SCHEME.match(url) or re.match(r"^[^/]*:", url):
+        return None
+    path = Path(url).expanduser()
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def _remote_path(url: str) -> str:
+    url = url.strip()
+    if _URL_SCHEME.match(url):
+        rest = _URL_SCHEME.sub("", url, count=1)
+        url = "/" + rest.split("/", 1)[1] if "/" in rest else ""  # drop user:token@host:port
+    elif not url.startswith("/") and ":" in url.split("/", 1)[0]:
+        url = url.split(":", 1)[1]  # scp-like [user@]host:path
+    path = url.strip("/").removesuffix(".git").rstrip("/")
+    return path.removeprefix("~").strip("/").lower()
