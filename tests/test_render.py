@@ -220,3 +220,30 @@ def test_shell_word_is_one_word_that_bash_reads_back_unchanged(text: str) -> Non
     )
     assert echoed.stdout == text
     assert "\\'" not in word  # shellcheck's SC1003 reads a backslash there as an escape
+
+
+def test_header_commands_work_as_written_with_paths_from_elsewhere(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "tree", TREE)
+    (root / "web" / "variables.pkr.hcl").write_text(
+        'variable "size" {\n  type = string\n  default = "s"\n}\n', encoding="utf-8"
+    )
+    (tmp_path / "vars").mkdir()
+    (tmp_path / "vars" / "prod.pkrvars.hcl").write_text('size = "m"\n', encoding="utf-8")
+    (tmp_path / "vars" / "hosts").write_text(":\n", encoding="utf-8")
+    given = ["--var-file", "vars/prod.pkrvars.hcl", "--sshloginfile", "vars/hosts"]
+    done = pargen_cli("render", "tree", *given, "-o", "tree/pargen.sh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    script = root / "pargen.sh"
+    original = script.read_bytes()
+
+    render_words = header_command(script, "render")
+    assert render_words == [
+        *("render", ".", "--var-file", "../vars/prod.pkrvars.hcl"),
+        *("--sshloginfile", "../vars/hosts", "-o", "pargen.sh"),
+    ]
+    script.unlink()
+    again = pargen_cli(*render_words, cwd=root)  # "in this script's directory"
+    assert again.returncode == 0, again.stderr
+    assert script.read_bytes() == original
+    check = pargen_cli(*header_command(script, "check"), cwd=root)
+    assert (check.returncode, check.stdout, check.stderr) == (0, "", "")
