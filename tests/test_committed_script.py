@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pargen.plan.ids import joblog_label
+from tests.helpers import git
 from tests.trees import (
     NEEDS_ENGINES,
     read_joblog,
@@ -36,10 +37,9 @@ TREE = {
 BASE, WEB, NGINX, DB = ".:null.base", "web:null.web", "web/nginx:null.nginx", "db:null.db"
 
 
-def pargen(env: Mapping[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The pargen command, as a CI step runs it."""
+def run(command: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pargen", *args],
+        command,
         cwd=cwd,
         env=dict(env),
         capture_output=True,
@@ -50,18 +50,14 @@ def pargen(env: Mapping[str, str], cwd: Path, *args: str) -> subprocess.Complete
     )
 
 
+def pargen(env: Mapping[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The pargen command, as a CI step runs it."""
+    return run([sys.executable, "-m", "pargen", *args], env, cwd)
+
+
 def run_committed(script: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """The script run by hand, from another directory, with no option at all."""
-    return subprocess.run(
-        [str(script)],
-        cwd="/",
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run([str(script)], env, Path("/"))
 
 
 def latest(root: Path) -> Path:
@@ -131,7 +127,7 @@ def test_the_joblog_names_each_job_and_pargen_dir_is_ignored_by_git(
 ) -> None:
     root = committed_tree(tmp_path)
     (root / "fixed").touch()  # every job runs
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    git(root, "init", "-q")
     run_committed(root / "pargen.sh", script_env)
 
     commands = {
@@ -146,13 +142,7 @@ def test_the_joblog_names_each_job_and_pargen_dir_is_ignored_by_git(
     assert (root / ".pargen" / ".gitignore").read_text(encoding="utf-8") == (
         "# Written by pargen: runs, caches and build records of this machine; not for git.\n*\n"
     )
-    untracked = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    untracked = git(root, "status", "--porcelain", "--untracked-files=all")
     assert ".pargen" not in untracked
     assert "pargen.sh" in untracked  # git does see the tree itself
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from pargen.dotdir import GITIGNORE, make_dirs
-from tests.helpers import write_tree
+from tests.helpers import git, write_tree
 from tests.trees import pargen
 
 TEMPLATE = 'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = ["null.a"]\n}\n'
@@ -14,18 +13,11 @@ TEMPLATE = 'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources 
 
 def test_planning_writes_the_gitignore_and_git_ignores_the_cache(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a/a.pkr.hcl": TEMPLATE})
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    git(tmp_path, "init", "-q")
     assert pargen("plan", str(tmp_path))[0] == 0
     assert (tmp_path / ".pargen" / "cache" / "parse.json").is_file()
     assert (tmp_path / ".pargen" / ".gitignore").read_text(encoding="utf-8") == GITIGNORE
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert status.stdout == "?? a/a.pkr.hcl\n"
+    assert git(tmp_path, "status", "--porcelain", "--untracked-files=all") == "?? a/a.pkr.hcl"
 
 
 def test_an_existing_gitignore_is_left_as_it_is(tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ cloned, so a committed script is current (``pargen check``) in each of them."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import git
 from tests.trees import pargen, step, write_tree
 
 REMOTES = {
@@ -18,18 +18,6 @@ REMOTES = {
     "https-token": "https://oauth2:glpat-Zq8x@example.com/Org/images.git/",
     "ci-job-token": "https://gitlab-ci-token:64fe2b1d@example.com/org/images.git",
 }
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout.strip()
 
 
 def pipeline_id(script: Path) -> str:
