@@ -30,7 +30,99 @@ readonly ROOT_FROM_SCRIPT=.
 readonly DEFAULT_SSHLOGINS=()
 readonly DEFAULT_SSHLOGINFILES=()
 readonly DEFAULT_SSH=ssh
+# Written as .pargen/.gitignore under the tree, so that run directories never end up in git.
+readonly PARGEN_DIR_GITIGNORE='# Written by pargen: runs, caches and build records of this machine; not for git.
+*
+'
 
+
+# --- The run's record: what pargen reads back, and what CI shows ------------------------------
+# A run directory holds everything pargen status, failed, report and exec --retry-failed need,
+# whoever started the run: the plan, this script, and what the builds read as the run began.
+
+# A JSON string for TEXT, into the variable VAR: \ and " escaped, control characters as \uXXXX.
+json_string() {  # VAR TEXT
+  local text=$2 out="" c i
+  text=${text//\\/\\\\}
+  text=${text//\"/\\\"}
+  if [[ $text == *[[:cntrl:]]* ]]; then
+    for ((i = 0; i < ${#text}; i++)); do
+      c=${text:i:1}
+      [[ $c == [[:cntrl:]] ]] && printf -v c '\\u%04x' "'$c"
+      out+=$c
+    done
+    text=$out
+  fi
+  printf -v "$1" '"%s"' "$text"
+}
+
+# plan.json, this script as run.sh (unless it is that file), what the builds read, and a
+# .gitignore that keeps .pargen/ out of git.
+write_record() {
+  local root_json
+  json_string root_json "$PARGEN_ROOT"
+  printf '%s%s%s' "$PLAN_JSON_HEAD" "$root_json" "$PLAN_JSON_TAIL" >"$PARGEN_RUN_DIR/plan.json.tmp" &&
+    mv -f -- "$PARGEN_RUN_DIR/plan.json.tmp" "$PARGEN_RUN_DIR/plan.json" || return 1
+  if ! [[ $PARGEN_SELF -ef $PARGEN_RUN_DIR/run.sh ]]; then
+    cp -- "$PARGEN_SELF" "$PARGEN_RUN_DIR/run.sh" || return 1
+  fi
+  write_inputs || return 1
+  if [[ $PARGEN_RUN_DIR == "$PARGEN_ROOT/.pargen/"* && ! -e $PARGEN_ROOT/.pargen/.gitignore ]]; then
+    printf '%s' "$PARGEN_DIR_GITIGNORE" >"$PARGEN_ROOT/.pargen/.gitignore"
+  fi
+  return 0
+}
+
+# inputs.sha256: "sha256sum -z" of the PKR_VAR_* environment first, then of the template files
+# in every directory from ROOT down to each job's (where its parent images' templates are too),
+# of legacy templates and of the var files. pargen report records a run's input hashes for
+# --skip-unchanged only when all of it is still the same.
+write_inputs() {
+  local n dir base f
+  local -a files=()
+  local -A seen=()
+  for ((n = 1; n <= JOB_COUNT; n++)); do
+    dir=${JOB_DIR[n]}
+    if [[ ${JOB_TARGET[n]} != . ]]; then
+      f=${JOB_TARGET[n]#./}
+      [[ $dir == . ]] || f=$dir/$f
+      files+=("$f")
+    fi
+    while [[ -z ${seen[$dir]:-} ]]; do
+      seen[$dir]=1
+      base=$PARGEN_ROOT
+      [[ $dir == . ]] || base+=/$dir
+      for f in "$base"/{,.}*.pkr{.hcl,.json,vars.hcl,vars.json} "$base"/.pkr{.hcl,.json,vars.hcl,vars.json}; do
+        [[ -e $f ]] && files+=("${f#"$PARGEN_ROOT"/}")
+      done
+      [[ $dir == . ]] && break
+      if [[ $dir == */* ]]; then dir=${dir%/*}; else dir=.; fi
+    done
+  done
+  files+=("${VAR_FILES[@]}")
+  {
+    env -0 | grep -z '^PKR_VAR_' | LC_ALL=C sort -z | sha256sum -z
+    if ((${#files[@]})); then (cd -- "$PARGEN_ROOT" && sha256sum -z -- "${files[@]}" 2>/dev/null); fi
+  } >"$PARGEN_RUN_DIR/inputs.sha256"
+  return 0
+}
+
+# GitLab's collapsible sections (with GITLAB_CI=true), one per attempt of a job, opened when it
+# starts: the markers GitLab recognises, "\e[0Ksection_start:<time>:<name>\r\e[0K<header>" and
+# "\e[0Ksection_end:<time>:<name>\r\e[0K". A stdout nobody reads must not kill the job.
+gitlab_section() {  # start|end NUMBER ATTEMPT [HEADER]
+  [[ ${GITLAB_CI:-} == true ]] || return 0
+  local name=pargen_${PARGEN_RUN_ID//[^A-Za-z0-9_.-]/_}_$2_$3 header=${4:-}
+  (
+    trap '' PIPE
+    if [[ $1 == start ]]; then
+      printf '\e[0Ksection_start:%s:%s\r\e[0K%s\n' "$EPOCHSECONDS" "$name" "${header//[[:cntrl:]]/?}"
+    else
+      printf '\e[0Ksection_end:%s:%s\r\e[0K\n' "$EPOCHSECONDS" "$name"
+    fi
+  ) 2>/dev/null
+  return 0
+}
 
 # --- Runtime: the same in every generated script ----------------------------------------------
 LC_NUMERIC=C  # EPOCHREALTIME must use a decimal point
@@ -137,6 +229,8 @@ begin_attempt() {  # NUMBER SLOT HOST
   [[ $host == : ]] && host="this machine"
   printf '%s attempt %s of %s in slot %s on %s: packer %s\n' "$(date -u +%FT%TZ)" "$attempt" \
     "$PARGEN_ATTEMPTS" "$2" "$host" "${argv[*]}" >>"$log"
+  gitlab_section start "$n" "$attempt" \
+    "[${field[0]}] attempt $attempt of $PARGEN_ATTEMPTS in slot $2 on $host"
 }
 
 # The end of an attempt: Packer's exit code RC judged, "end" reported, and the job's exit.
@@ -158,6 +252,7 @@ end_attempt() {  # RC [HOW]
     fi
   fi
   [[ $how == "done" ]] && ((stop_seen)) && how=stopped
+  gitlab_section end "$n" "$attempt"
   event end "$n" "$rc" "$attempt" "$how"
   exit "$rc"
 }
@@ -282,6 +377,7 @@ ssh_job() {  # SSH-ARGUMENTS... LOGIN -- COMMAND...
   printf 'pargen: cannot reach %s (ssh exit %s): the job goes to another host\n' "$host" \
     "$status" | tag_lines "${field[0]}" "$log"
   printf '%s\n' "$((attempt - 1))" >"$PARGEN_RUN_DIR/state/attempts.$n"
+  gitlab_section end "$n" "$attempt"
   event end "$n" 255 "$((attempt - 1))" unreachable
   trap '' INT TERM HUP
   until [[ -e $PARGEN_RUN_DIR/state/done ]] || ! kill -0 "$PARGEN_COORDINATOR" 2>/dev/null; do
@@ -301,7 +397,7 @@ remote_command() {  # SCRIPT
 
 # Copies stdin to stdout, ignoring a stdout that is gone: Packer writes into this pipe, never
 # into a dead connection, so it is not killed by SIGPIPE while it cleans up.
-# shellcheck disable=SC2317  # runs on the remote host, sent there by ssh_job
+# shellcheck disable=SC2317,SC2329  # runs on the remote host, sent there by ssh_job
 relay() {
   trap '' HUP PIPE
   local line
@@ -316,7 +412,7 @@ relay() {
 # of stdin (the connection or the run gone) does too; SIGKILL follows after grace seconds.
 # Needs bash, base64 and setsid there, and the tree at the same path. token, dir, packer,
 # grace and argv are set by the lines ssh_job sends before it.
-# shellcheck disable=SC2317,SC2154  # runs on the remote host, sent there by ssh_job
+# shellcheck disable=SC2317,SC2329,SC2154  # runs on the remote host, sent there by ssh_job
 remote_build() {
   trap '' HUP PIPE
   local control pid watcher rc flag
@@ -444,6 +540,185 @@ GROUP_NAME[1]=aws GROUP_LIMIT[1]=2
 readonly INIT_DIRS=()
 readonly INIT_LOGS=()
 
+# --- The run's record -------------------------------------------------------------------------
+# plan.json, as pargen exec writes it: the tree's absolute path goes between the two parts.
+# shellcheck disable=SC2016
+readonly PLAN_JSON_HEAD='{
+  "root": '
+# shellcheck disable=SC2016
+readonly PLAN_JSON_TAIL=',
+  "jobs": [
+    {
+      "id": "base:null.aws-eu-west-1",
+      "template": "base",
+      "name": "null.aws-eu-west-1",
+      "only": "null.aws-eu-west-1",
+      "after": [],
+      "source_type": "null",
+      "workdir": "base",
+      "target": "."
+    },
+    {
+      "id": "base:null.aws-us-east-1",
+      "template": "base",
+      "name": "null.aws-us-east-1",
+      "only": "null.aws-us-east-1",
+      "after": [],
+      "source_type": "null",
+      "workdir": "base",
+      "target": "."
+    },
+    {
+      "id": "base:null.azure-westeurope",
+      "template": "base",
+      "name": "null.azure-westeurope",
+      "only": "null.azure-westeurope",
+      "after": [],
+      "source_type": "null",
+      "workdir": "base",
+      "target": "."
+    },
+    {
+      "id": "base/db:null.aws-eu-west-1",
+      "template": "base/db",
+      "name": "null.aws-eu-west-1",
+      "only": "null.aws-eu-west-1",
+      "after": [
+        "base:null.aws-eu-west-1",
+        "base:null.aws-us-east-1",
+        "base:null.azure-westeurope"
+      ],
+      "source_type": "null",
+      "workdir": "base/db",
+      "target": "."
+    },
+    {
+      "id": "base/db:null.azure-westeurope",
+      "template": "base/db",
+      "name": "null.azure-westeurope",
+      "only": "null.azure-westeurope",
+      "after": [
+        "base:null.aws-eu-west-1",
+        "base:null.aws-us-east-1",
+        "base:null.azure-westeurope"
+      ],
+      "source_type": "null",
+      "workdir": "base/db",
+      "target": "."
+    },
+    {
+      "id": "base/web:web.null.aws-eu-west-1",
+      "template": "base/web",
+      "name": "web.null.aws-eu-west-1",
+      "only": "web.null.aws-eu-west-1",
+      "after": [
+        "base:null.aws-eu-west-1",
+        "base:null.aws-us-east-1",
+        "base:null.azure-westeurope"
+      ],
+      "source_type": "null",
+      "workdir": "base/web",
+      "target": "."
+    },
+    {
+      "id": "base/web:web.null.azure-westeurope",
+      "template": "base/web",
+      "name": "web.null.azure-westeurope",
+      "only": "web.null.azure-westeurope",
+      "after": [
+        "base:null.aws-eu-west-1",
+        "base:null.aws-us-east-1",
+        "base:null.azure-westeurope"
+      ],
+      "source_type": "null",
+      "workdir": "base/web",
+      "target": "."
+    },
+    {
+      "id": "base/web:web.null.aws-eu-west-1-arm64",
+      "template": "base/web",
+      "name": "web.null.aws-eu-west-1-arm64",
+      "only": "web.null.aws-eu-west-1-arm64",
+      "after": [
+        "base:null.aws-eu-west-1",
+        "base:null.aws-us-east-1",
+        "base:null.azure-westeurope"
+      ],
+      "source_type": "null",
+      "workdir": "base/web",
+      "target": "."
+    },
+    {
+      "id": "base/web/nginx:nginx.null.aws-eu-west-1",
+      "template": "base/web/nginx",
+      "name": "nginx.null.aws-eu-west-1",
+      "only": "nginx.null.aws-eu-west-1",
+      "after": [
+        "base/web:web.null.aws-eu-west-1",
+        "base/web:web.null.azure-westeurope",
+        "base/web:web.null.aws-eu-west-1-arm64"
+      ],
+      "source_type": "null",
+      "workdir": "base/web/nginx",
+      "target": "."
+    },
+    {
+      "id": "base/web/nginx:nginx.null.aws-us-east-1",
+      "template": "base/web/nginx",
+      "name": "nginx.null.aws-us-east-1",
+      "only": "nginx.null.aws-us-east-1",
+      "after": [
+        "base/web:web.null.aws-eu-west-1",
+        "base/web:web.null.azure-westeurope",
+        "base/web:web.null.aws-eu-west-1-arm64"
+      ],
+      "source_type": "null",
+      "workdir": "base/web/nginx",
+      "target": "."
+    },
+    {
+      "id": "base/web/nginx:nginx.null.aws-ap-southeast-2",
+      "template": "base/web/nginx",
+      "name": "nginx.null.aws-ap-southeast-2",
+      "only": "nginx.null.aws-ap-southeast-2",
+      "after": [
+        "base/web:web.null.aws-eu-west-1",
+        "base/web:web.null.azure-westeurope",
+        "base/web:web.null.aws-eu-west-1-arm64"
+      ],
+      "source_type": "null",
+      "workdir": "base/web/nginx",
+      "target": "."
+    },
+    {
+      "id": "legacy/app.json:app-aws-eu-west-1",
+      "template": "legacy/app.json",
+      "name": "app-aws-eu-west-1",
+      "only": "app-aws-eu-west-1",
+      "after": [],
+      "source_type": "null",
+      "workdir": "legacy",
+      "target": "app.json"
+    },
+    {
+      "id": "legacy/app.json:app-aws-us-east-1",
+      "template": "legacy/app.json",
+      "name": "app-aws-us-east-1",
+      "only": "app-aws-us-east-1",
+      "after": [],
+      "source_type": "null",
+      "workdir": "legacy",
+      "target": "app.json"
+    }
+  ],
+  "var_files": [],
+  "planned_with": []
+}
+'
+# Each job's name in the joblog (JOB_ID with %XX for every character a shell or GNU parallel
+# treats specially), so that no name from a template passes through parallel's command line.
+readonly JOB_LABEL=(tick base:null.aws-eu-west-1 base:null.aws-us-east-1 base:null.azure-westeurope base/db:null.aws-eu-west-1 base/db:null.azure-westeurope base/web:web.null.aws-eu-west-1 base/web:web.null.azure-westeurope base/web:web.null.aws-eu-west-1-arm64 base/web/nginx:nginx.null.aws-eu-west-1 base/web/nginx:nginx.null.aws-us-east-1 base/web/nginx:nginx.null.aws-ap-southeast-2 legacy/app.json:app-aws-eu-west-1 legacy/app.json:app-aws-us-east-1)
+
 
 # --- Coordinator: starts each job as soon as the jobs it waits for succeeded ------------------
 # GNU parallel runs the builds and enforces --jobs/--load/--memfree; it reads job numbers from
@@ -501,7 +776,8 @@ prepare_hosts() {
     if [[ $login == : ]]; then
       cores=$(nproc 2>/dev/null) || cores=1
     else
-      answer=$(<"$PARGEN_RUN_DIR/state/host.$i") 2>/dev/null
+      answer=
+      read -r answer 2>/dev/null <"$PARGEN_RUN_DIR/state/host.$i"
       if [[ $answer != "ok "* ]]; then
         [[ -n $answer ]] || answer=$(tail -n 1 "$PARGEN_RUN_DIR/state/host.$i.err" 2>/dev/null)
         say "host $login is not usable (${answer:-no answer}): no job goes to it"
@@ -585,7 +861,7 @@ send_line() {  # NUMBER (0: tick)
   lines_sent=$((lines_sent + 1))
   # GNU parallel numbers its input lines: ssh_job finds its job by that number.
   ((remote)) && printf '%s' "$1" >"$PARGEN_RUN_DIR/state/seq.$lines_sent"
-  printf '%s\n' "$1" >&4
+  printf '%s\t%s\n' "$1" "${JOB_LABEL[$1]}" >&4
   sent_line=1
   if (($1)); then
     STATE[$1]=queued
@@ -797,6 +1073,7 @@ check_running() {
       kill -TERM -- "-${PGID[n]}" 2>/dev/null
       local how=lost
       ((TIMED_OUT[n] || stopping)) && how=stopped
+      gitlab_section end "$n" "${ATTEMPT[n]:-1}"
       on_end "$n" 137 "${ATTEMPT[n]:-1}" "$how" "$now"
       reaped_here=1
     fi
@@ -822,7 +1099,8 @@ check_running() {
 # it reads its next line, it will never report an end.
 leader_gone() {  # PGID
   local stat
-  stat=$(<"/proc/$1/stat") 2>/dev/null || return 0
+  # read, not $(<...): a redirection after a command substitution does not cover its errors.
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
   stat=${stat##*) }
   [[ $stat == Z* ]]
 }
@@ -886,7 +1164,9 @@ run_inits() {
     done
     wait "$pid"
     rc=$?
+    gitlab_section start init "$i" "packer init $dir"
     tag_lines "init $dir" /dev/null <"$log"
+    gitlab_section end init "$i"
     ((rc == 0)) && continue
     say "FAILED packer init $dir (exit $rc); its builds fail; log: $log"
     for n in "${!JOB_DIR[@]}"; do
@@ -948,7 +1228,7 @@ coordinate() {
   # gracefully; GNU parallel must not act on it by itself.
   setsid "$PARGEN_PARALLEL" --plain --will-cite --ungroup "${engine[@]}" "${PARALLEL_LIMITS[@]}" \
     --termseq "TERM,$((GRACE_S * 1000)),KILL,25" \
-    --joblog "$PARGEN_RUN_DIR/joblog" '"$PARGEN_SELF" __job {} {%}' \
+    --joblog "$PARGEN_RUN_DIR/joblog" --colsep '\t' '"$PARGEN_SELF" __job {1} {%} {2}' \
     <"$PARGEN_RUN_DIR/state/queue" 4>&- &
   parallel_pid=$!
 
@@ -1002,12 +1282,12 @@ summarize() {
 # set only where no command substitution runs until the coordinator starts: bash 5.2 cannot
 # parse a trap's command when the signal comes during one, and the stop would be lost.
 # Before it, a stop kills the script, with nothing started and no lock taken.
-# shellcheck disable=SC2317  # called by traps
+# shellcheck disable=SC2317,SC2329  # called by traps
 stop_before_start() {
   die "stopped before any build started" 130
 }
 
-# shellcheck disable=SC2317  # called by the trap in acquire_pipeline_lock
+# shellcheck disable=SC2317,SC2329  # called by the trap in acquire_pipeline_lock
 stop_waiting_for_lock() {
   kill "$lock_waiter" 2>/dev/null
   die "interrupted while waiting for pipeline '$PIPELINE_ID'" 130
@@ -1098,7 +1378,7 @@ write_job_files() {
   done
 }
 
-# shellcheck disable=SC2317  # called by the trap in main
+# shellcheck disable=SC2317,SC2329  # called by the trap in main
 on_signal() {
   local t=$EPOCHREALTIME  # no command substitution in a trap (see stop_before_start)
   printf '%s stop 0\n' "${t/./}" >&3
@@ -1195,6 +1475,7 @@ main() {
   mkdir -p "$PARALLEL_HOME" || die "cannot create $PARALLEL_HOME"
   # A reused run directory must not mix this run with the last one.
   rm -f "$PARGEN_RUN_DIR/results.tsv" "$PARGEN_RUN_DIR/joblog" "$PARGEN_RUN_DIR/state/"*
+  write_record || die "cannot write the run's record (plan.json, run.sh) in $PARGEN_RUN_DIR"
   mkfifo "$PARGEN_RUN_DIR/state/events" "$PARGEN_RUN_DIR/state/queue" ||
     die "cannot create FIFOs in $PARGEN_RUN_DIR/state"
   local g n

@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import signal
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -20,13 +21,15 @@ from pargen import __version__
 from pargen.config import Config, resolve
 from pargen.errors import ExitCode, PargenError
 from pargen.plan.formats import FORMATTERS, nothing_planned
+from pargen.plan.inputs import InputHashes
 from pargen.plan.jobs import Plan, make_plan
-from pargen.render import ScriptLocation, render_script
+from pargen.render import PATH_OPTIONS, ScriptLocation, render_script
 from pargen.run.console import Console
 from pargen.run.execute import run_plan
+from pargen.run.finish import finish_run
 from pargen.run.report import load_report
 from pargen.run.report_files import failed_json, read_log_tails, report_json
-from pargen.run.report_text import console_summary, gitlab_folded_logs, jobs_table, status_header
+from pargen.run.report_text import console_summary, jobs_table, status_header
 from pargen.run.rerun import only_command, only_value, select, select_for_rerun
 from pargen.run.rundir import find_run, tree_of_run
 
@@ -191,7 +194,10 @@ def _render_for(root: str, script: Path, ctx: click.Context, options: dict[str, 
     return render_script(plan, config.run, location, _given_options(ctx, _NOT_REPEATED))
 
 
-_NOT_REPEATED = frozenset({"output", "run_dir", "quiet", "verbose", "stall_timeout"})
+_NOT_REPEATED = frozenset(
+    {"output", "run_dir", "quiet", "verbose", "stall_timeout"}
+    | {"skip_unchanged", "retry_failed", "resume", "from_run"}  # exec's own, not render's
+)
 
 
 @cli.command()
@@ -244,8 +250,15 @@ def check(ctx: click.Context, /, paths: tuple[str, ...], **options: Any) -> None
         tofile=f"{file} (pargen render)",
     )
     click.echo("".join(diff), nl=False)
-    click.echo(f"pargen: {file} is stale; regenerate it with the command in its header", err=True)
+    words = [_word(root), *_given_options(ctx, _NOT_REPEATED), "-o", _word(file)]
+    command = shlex.join(["pargen", "render", *words])
+    click.echo(f"pargen: {file} is stale; regenerate it with: {command}", err=True)
     raise SystemExit(ExitCode.JOBS_FAILED)
+
+
+def _word(path: str) -> str:
+    """A path as a command-line word that no command takes for an option."""
+    return f"./{path}" if path.startswith("-") else path
 
 
 @cli.command(name="exec")
@@ -305,7 +318,14 @@ def exec_(
     # Every run records the input hashes of what it built, for a later --skip-unchanged.
     plan = _plan(root, config, hash_inputs=True)
     if not plan.jobs:
-        click.echo(f"pargen: nothing to build under {root}: {nothing_planned(plan)}", err=True)
+        why = nothing_planned(plan)
+        if (
+            not plan.unchanged
+            and plan.changed_since is None
+            and (options["only"] or options["except_"])
+        ):
+            why = "no job matches --only/--except"
+        click.echo(f"pargen: nothing to build under {root}: {why}", err=True)
         return
     if plan.unchanged:
         click.echo(
@@ -313,8 +333,7 @@ def exec_(
             "(pargen plan --skip-unchanged lists them)",
             err=True,
         )
-    # GitLab gets each job's output folded after the run instead of interleaved lines.
-    console = Console(quiet=quiet, verbose=verbose, stream_jobs=not os.environ.get("GITLAB_CI"))
+    console = Console(quiet=quiet, verbose=verbose)
     outcome = run_plan(
         plan,
         config.run,
@@ -324,8 +343,6 @@ def exec_(
         command_args=_given_options(ctx, _NOT_REPEATED),
     )
     if outcome.report is not None:
-        if os.environ.get("GITLAB_CI"):
-            click.echo(gitlab_folded_logs(outcome.report), nl=False)
         click.echo(
             console_summary(outcome.report, read_log_tails(outcome.report)), nl=False, err=True
         )
@@ -350,13 +367,20 @@ runs_root_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 def status(run: Path | None, root: str, fmt: str) -> None:
-    """The state of each job of RUN (default: the latest run), running or finished."""
+    """The state of each job of RUN (default: the latest run), running or finished.
+
+    Exits with the run's own exit code (0, 1, 130), or 75 while it runs.
+    """
     report = load_report(find_run(run, root))
     if fmt == "json":
         click.echo(report_json(report), nl=False)
-        return
-    click.echo(status_header(report))
-    click.echo(jobs_table(report.jobs, report.path), nl=False)
+    else:
+        click.echo(status_header(report))
+        click.echo(jobs_table(report.jobs, report.path), nl=False)
+    if report.exit_code is None:
+        click.echo(f"pargen: run {report.run_id} is still running (exit 75)", err=True)
+        raise SystemExit(ExitCode.RUNNING)
+    raise SystemExit(report.exit_code)
 
 
 @cli.command()
@@ -390,6 +414,47 @@ def failed(run: Path | None, root: str, fmt: str) -> None:
     else:
         click.echo(jobs_table(jobs, report.path), nl=False)
         click.echo(f"run them again: {command}")
+
+
+@cli.command(name="report")
+@run_argument
+@runs_root_option
+def report_(run: Path | None, root: str) -> None:
+    """Write report.json and junit.xml of RUN (default: the latest run), finished or killed,
+    however it was started; with GITHUB_STEP_SUMMARY set, append the step summary too.
+
+    Also records the run as pargen exec does: durations, and the input hashes of what it
+    built for --skip-unchanged. Exits 0 when the reports are written, whatever the run did.
+    """
+    run_dir = find_run(run, root)
+    finished = finish_run(run_dir, os.environ, replan=_replan, environb=os.environb)
+    report = finished.report
+    click.echo(console_summary(report, read_log_tails(report)), nl=False, err=True)
+    for notice in finished.notices:
+        click.echo(f"pargen: {notice}", err=True)
+    written = f"{report.path / 'report.json'} and {report.path / 'junit.xml'}"
+    if finished.summary:
+        written += " and appended the step summary to GITHUB_STEP_SUMMARY"
+    click.echo(f"pargen: wrote {written}", err=True)
+
+
+def _replan(root: str, words: Sequence[str]) -> InputHashes:
+    """The input hashes of every job of ROOT planned with ``words`` (paths relative to ROOT)
+    as pargen render would, whatever the selection."""
+    args = [
+        str(Path(root) / word) if previous in PATH_OPTIONS else word
+        for previous, word in zip(["", *words], words, strict=False)
+    ]
+    try:
+        ctx = render.make_context("render", [root, *args])
+    except click.ClickException as err:
+        raise PargenError(f"its options {shlex.join(words)} are not pargen's: {err}") from err
+    options = {k: v for k, v in ctx.params.items() if k not in ("root", "output")}
+    options.update(changed_since=None, max_jobs=None, only=(), except_=())
+    config = _config(root, options)
+    plan = make_plan(root, config.plan, os.environ, hash_inputs=True)
+    assert plan.inputs is not None  # asked for with hash_inputs
+    return plan.inputs
 
 
 def main() -> None:

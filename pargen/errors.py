@@ -13,6 +13,8 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     INTERNAL = 3
     LOCKED = 4
+    RUNNING = 75
+    """``pargen status`` only: the run is still going (EX_TEMPFAIL: ask again later)."""
     INTERRUPTED = 130
 
 

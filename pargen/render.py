@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import math
 import os
 import re
@@ -11,16 +12,22 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from pargen import __version__
 from pargen.config import Group, RunSettings
-from pargen.plan.ids import slug
+from pargen.dotdir import GITIGNORE
+from pargen.plan.formats import plan_dict
+from pargen.plan.ids import joblog_label, slug
 from pargen.plan.jobs import Job, Plan
 from pargen.tools import git
 
 TEMPLATE = "run.sh.j2"
+# Options whose values are paths, relative to the directory pargen was run in: written
+# relative to the script's directory in its header, and to ROOT in the run's plan.json.
+PATH_OPTIONS = frozenset({"--var-file", "--sshloginfile"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,8 @@ def render_script(
     groups, job_groups = _groups(plan.jobs, settings)
     jobs = _script_jobs(plan.jobs, job_groups)
     halt_when, halt_failures = _halt(settings.halt, len(jobs))
-    words = [root_from_script, *command_args]
+    words = [root_from_script, *paths_relative_to(command_args, location.directory)]
+    plan_head, plan_tail = plan_json_parts(plan, command_args)
     context = {
         "version": __version__,
         "root_label": f"'{root_from_script}' (relative to this script)",
@@ -128,8 +136,55 @@ def render_script(
         "sshlogins": settings.sshlogins,
         "sshloginfiles": [_var_file(root, path) for path in settings.sshloginfiles],
         "ssh": settings.ssh,
+        "plan_json_head": plan_head,
+        "plan_json_tail": plan_tail,
+        "labels": [joblog_label(job.id) for job in plan.jobs],
+        "pargen_dir_gitignore": GITIGNORE,
     }
     return _environment().get_template(TEMPLATE).render(context)
+
+
+def paths_relative_to(words: Sequence[str], directory: Path) -> list[str]:
+    """Command-line ``words`` with the values of PATH_OPTIONS, relative to the working
+    directory, made relative to ``directory`` (absolute ones stay absolute)."""
+    out = list(words)
+    base = directory.resolve()
+    for index in range(1, len(out)):
+        if out[index - 1] in PATH_OPTIONS and not Path(out[index]).is_absolute():
+            given = Path.cwd() / out[index]
+            # The file itself may be a symlink: keep its name, resolve only where it lies.
+            absolute = given.parent.resolve() / given.name
+            out[index] = Path(os.path.relpath(absolute, base)).as_posix()
+    return out
+
+
+def plan_record(plan: Plan, command_args: Sequence[str]) -> dict[str, Any]:
+    """A run's plan.json: ``plan --format json``'s document with ``root`` absolute, the
+    ``var_files`` every job gets (relative to ROOT when inside it), and ``planned_with``, the
+    options given on the command line (paths relative to ROOT), so that the tree can be
+    planned again as it was (``pargen report`` does, for the input hashes of a script run).
+    """
+    root = Path(plan.root).resolve()
+    return {
+        **plan_dict(plan),
+        "root": str(root),
+        "var_files": [_var_file(root, path) for path in plan.var_files],
+        "planned_with": paths_relative_to(command_args, root),
+    }
+
+
+def plan_json(plan: Plan, command_args: Sequence[str]) -> str:
+    return json.dumps(plan_record(plan, command_args), indent=2, ensure_ascii=False) + "\n"
+
+
+def plan_json_parts(plan: Plan, command_args: Sequence[str]) -> tuple[str, str]:
+    """plan.json's text before and after the root's value: the script writes the tree's
+    absolute path, known only when it runs, in between."""
+    record = {**plan_record(plan, command_args), "root": ""}
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    head, marker, tail = text.partition('"root": ""')
+    assert marker, "plan.json lost its root"
+    return head + '"root": ', tail
 
 
 def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[ScriptJob]:
@@ -262,12 +317,13 @@ def _var_file(root: Path, path: str) -> str:
 
 
 def default_pipeline_id(root: Path) -> str:
-    """The same for every clone of one repository: its remote and ROOT's path inside it."""
+    """The same for every clone of one repository, however it was cloned: its remote and
+    ROOT's path inside it."""
     top = git(["rev-parse", "--show-toplevel"], root)
-    remote = git(["config", "--get", "remote.origin.url"], root) if top else None
+    remote = _origin(Path(top)) if top else None
     if top and remote:
         inside = Path(os.path.relpath(root, top)).as_posix()
-        identity = f"{_normalise_remote(remote)}/{inside}".rstrip("/.")
+        identity = f"{remote}/{inside}".rstrip("/.")
         base = identity.rsplit("/", 2)[-2:] if inside == "." else [identity.rsplit("/", 1)[-1]]
         readable = "-".join(base)
     else:
@@ -277,9 +333,45 @@ def default_pipeline_id(root: Path) -> str:
     return f"{readable[:60]}-{digest}"
 
 
-def _normalise_remote(url: str) -> str:
-    """``git@host:org/repo.git`` and ``https://user@host/org/repo`` give one identity."""
-    url = re.sub(r"^[a-z+]+://", "", url.strip())
-    url = re.sub(r"^[^@/]*@", "", url)
-    url = url.replace(":", "/", 1) if "/" not in url.split(":", 1)[0] else url
-    return url.removesuffix(".git").rstrip("/").lower()
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_MAX_HOPS = 10
+
+
+def _origin(repository: Path) -> str | None:
+    """The repository's identity from its ``origin`` remote: the remote's path without host,
+    user, token, port or ``.git`` (ssh, https and a path on the server itself agree). A local
+    path is followed to that repository's own origin, so that a clone of a clone agrees too."""
+    url = git(["config", "--get", "remote.origin.url"], repository)
+    for _ in range(_MAX_HOPS):
+        if not url:
+            return None
+        local = _local_path(url, repository)
+        if local is None:
+            return _remote_path(url)
+        upstream = git(["config", "--get", "remote.origin.url"], local) if local.is_dir() else None
+        if not upstream:
+            return _remote_path(str(local))
+        url, repository = upstream, local
+    return _remote_path(url) if url else None
+
+
+def _local_path(url: str, base: Path) -> Path | None:
+    """The directory a remote URL names on this machine, or None for a network remote (git's
+    rule: scp-like ``[user@]host:path`` has a colon before any slash)."""
+    if url.startswith("file://"):
+        return Path(url.removeprefix("file://"))
+    if _URL_SCHEME.match(url) or re.match(r"^[^/]*:", url):
+        return None
+    path = Path(url).expanduser()
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def _remote_path(url: str) -> str:
+    url = url.strip()
+    if _URL_SCHEME.match(url):
+        rest = _URL_SCHEME.sub("", url, count=1)
+        url = "/" + rest.split("/", 1)[1] if "/" in rest else ""  # drop user:token@host:port
+    elif not url.startswith("/") and ":" in url.split("/", 1)[0]:
+        url = url.split(":", 1)[1]  # scp-like [user@]host:path
+    path = url.strip("/").removesuffix(".git").rstrip("/")
+    return path.removeprefix("~").strip("/").lower()

@@ -689,7 +689,11 @@ def outcome_of(
         return pool.submit(run_case, case, tmp_path_factory.mktemp(case.id) / "tree")
 
     with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
-        started = {case.id: start(case) for case in [*CASES, *ACCEPTED] if case.id in selected}
+        started = {
+            case.id: start(case)
+            for case in [*CASES, *ACCEPTED, *NO_TEMPLATE]
+            if case.id in selected
+        }
         yield lambda case: (started.get(case.id) or start(case)).result()
 
 
@@ -719,7 +723,7 @@ def test_bad_input_exits_2_with_one_line_per_problem(case: Case, outcome_of: Out
 
 def test_the_corpus_is_large_and_names_are_unique() -> None:
     assert len(CASES) >= 50
-    every = [case.id for case in [*CASES, *ACCEPTED]]
+    every = [case.id for case in [*CASES, *ACCEPTED, *NO_TEMPLATE]]
     assert len(set(every)) == len(every)
 
 
@@ -766,18 +770,37 @@ ACCEPTED = [
     Case("utf8-byte-order-mark", {"b.pkr.hcl": "\ufeff" + GOOD}, (), stdout=ONE_JOB),
     Case("empty-json-object", {"b.pkr.json": "{}\n"}, (), stdout=NOTHING),
     Case("empty-json-list", {"b.pkr.json": "[]\n"}, (), stdout=NOTHING),
+    # Files Packer ignores do not make a template: with no other, ROOT holds none (below).
     Case(
-        "terraform-and-plain-hcl",
-        {"x/main.tf": "garbage {{{\n", "x/y.hcl": "}}}\n"},
+        "ignored-beside-a-template",
+        {"x/main.tf": "garbage {{{\n", "c.pkr.hcl": GOOD},
         (),
-        stdout=NOTHING,
+        stdout=ONE_JOB,
     ),
-    Case("packer-cache", {"packer_cache/b.pkr.hcl": "garbage {{{\n"}, (), stdout=NOTHING),
-    Case("output-directory", {"output-null/b.pkr.hcl": "garbage {{{\n"}, (), stdout=NOTHING),
-    Case("hidden-directory", {".git/b.pkr.hcl": "garbage {{{\n"}, (), stdout=NOTHING),
-    Case("var-file-not-given", {"x.pkrvars.hcl": "garbage {{{\n"}, (), stdout=NOTHING),
-    Case("json-that-is-no-template", {"package.json": '{"name": "x"\n'}, (), stdout=NOTHING),
 ]
+# Packer loads none of these: ROOT has no template at all, which is bad input, and none of
+# them is parsed (a parse error would be reported instead).
+NO_TEMPLATE = [
+    Case("terraform-and-plain-hcl", {"x/main.tf": "garbage {{{\n", "x/y.hcl": "}}}\n"}, ()),
+    Case("packer-cache", {"packer_cache/b.pkr.hcl": "garbage {{{\n"}, ()),
+    Case("output-directory", {"output-null/b.pkr.hcl": "garbage {{{\n"}, ()),
+    Case("hidden-directory", {".git/b.pkr.hcl": "garbage {{{\n"}, ()),
+    Case("var-file-not-given", {"x.pkrvars.hcl": "garbage {{{\n"}, ()),
+    Case("json-that-is-no-template", {"package.json": '{"name": "x"\n'}, ()),
+]
+NO_TEMPLATE_LINE = (
+    "pargen: error: no Packer template under .: no *.pkr.hcl or *.pkr.json file, and no "
+    'legacy JSON template (a *.json file with a "builders" list), in it or below it; give '
+    "the directory that holds the templates\n"
+)
+
+
+@pytest.mark.parametrize("case", NO_TEMPLATE, ids=[case.id for case in NO_TEMPLATE])
+def test_a_root_without_templates_exits_2_naming_what_was_looked_for(
+    case: Case, outcome_of: Outcomes
+) -> None:
+    outcome = outcome_of(case)
+    assert (outcome.code, outcome.stderr, outcome.stdout) == (2, NO_TEMPLATE_LINE, "")
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[case.id for case in ACCEPTED])

@@ -153,7 +153,27 @@ def test_plan_options(tmp_path: Path) -> None:
     ]
 
 
-def test_plan_of_an_empty_tree(tmp_path: Path) -> None:
+NO_TEMPLATE = (
+    "no *.pkr.hcl or *.pkr.json file, and no legacy JSON template "
+    '(a *.json file with a "builders" list), in it or below it; '
+    "give the directory that holds the templates"
+)
+
+
+@pytest.mark.parametrize("command", ["plan", "render", "check", "exec"])
+def test_a_root_without_templates_is_bad_input(
+    tmp_path: Path, main_in: Runner, command: str
+) -> None:
+    write_tree(tmp_path, {"docs/README.md": "no templates here\n", "pargen.sh": "#!/bin/sh\n"})
+    args = ["docs", "pargen.sh"] if command == "check" else ["docs"]
+    done = main_in(tmp_path, command, *args)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert error_line(done) == f"pargen: error: no Packer template under docs: {NO_TEMPLATE}"
+    assert not (tmp_path / "docs" / ".pargen" / "runs").exists()
+
+
+def test_plan_of_templates_without_builds(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"variables.pkr.hcl": 'variable "v" {\n  default = "x"\n}\n'})
     assert invoke("plan", str(tmp_path)) == (0, f"no jobs planned under {tmp_path}\n", "")
 
 
@@ -321,7 +341,7 @@ def test_check_fails_with_a_diff_when_the_tree_changed(tmp_path: Path) -> None:
     assert done.stdout.startswith("--- pargen.sh (committed)\n+++ pargen.sh (pargen render)\n")
     assert re.search(r"^\+.*db:null\.b", done.stdout, re.MULTILINE), done.stdout
     assert done.stderr == (
-        "pargen: pargen.sh is stale; regenerate it with the command in its header\n"
+        "pargen: pargen.sh is stale; regenerate it with: pargen render . -o pargen.sh\n"
     )
 
 
@@ -346,10 +366,11 @@ def test_check_of_a_missing_file(tmp_path: Path, main_in: Runner) -> None:
 # -- exec ------------------------------------------------------------------------------------
 
 
-def test_exec_with_nothing_to_build(tmp_path: Path, main_in: Runner) -> None:
-    done = main_in(tmp_path, "exec", ".")
+def test_exec_of_a_selection_that_leaves_nothing_exits_0(tmp_path: Path, main_in: Runner) -> None:
+    write_tree(tmp_path, TREE)
+    done = main_in(tmp_path, "exec", ".", "--only", "nothing-is-called-this")
     assert (done.returncode, done.stdout) == (0, "")
-    assert done.stderr == "pargen: nothing to build under .: the plan has no jobs\n"
+    assert done.stderr == "pargen: nothing to build under .: no job matches --only/--except\n"
     assert not (tmp_path / ".pargen" / "runs").exists()
 
 
@@ -436,7 +457,8 @@ def test_an_interrupt_exits_130(
 def test_success_through_main_exits_0(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_main(monkeypatch, "plan", str(tmp_path)) == 0
+    write_tree(tmp_path, TREE)
+    assert run_main(monkeypatch, "plan", str(tmp_path), "--only", "none") == 0
     assert capsys.readouterr() == (f"no jobs planned under {tmp_path}\n", "")
 
 

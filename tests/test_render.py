@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import pytest
 
 from pargen import __version__
 from pargen.render import shell_word
+from tests.shellchecks import each_shellcheck
 from tests.trees import render, step, write_tree
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
@@ -108,9 +108,11 @@ def test_check_exits_0_when_current_and_1_with_a_diff_when_stale(tmp_path: Path)
     assert added[0].startswith("+job 4 web:null.cdn web . null.cdn null.cdn ")
     assert added[1].startswith("+job 5 web/nginx:null.nginx ")  # it waits for cdn too
     assert added[1].endswith(" '2 3 4'")
-    assert stale.stderr == (
-        "pargen: build.sh is stale; regenerate it with the command in its header\n"
-    )
+    command = "pargen render tree -o build.sh"
+    assert stale.stderr == f"pargen: build.sh is stale; regenerate it with: {command}\n"
+    # Run where check ran, the command makes the script current again.
+    assert pargen_cli(*shlex.split(command)[1:], cwd=tmp_path).returncode == 0
+    assert pargen_cli("check", "tree", "build.sh", cwd=tmp_path).returncode == 0
 
 
 def test_check_notices_changed_options(tmp_path: Path) -> None:
@@ -191,10 +193,10 @@ TREES: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="needs shellcheck")
+@each_shellcheck
 @pytest.mark.parametrize("make", TREES.values(), ids=TREES.keys())
 def test_rendered_script_passes_shellcheck(
-    tmp_path: Path, make: Callable[[Path], list[str]]
+    tmp_path: Path, make: Callable[[Path], list[str]], shellcheck: Path
 ) -> None:
     root = tmp_path / "tree"
     root.mkdir()
@@ -202,7 +204,7 @@ def test_rendered_script_passes_shellcheck(
     script = render(root, tmp_path / "build.sh", *options)
 
     check = subprocess.run(
-        ["shellcheck", "--norc", str(script)], capture_output=True, text=True, check=False
+        [str(shellcheck), "--norc", str(script)], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
 
@@ -218,3 +220,30 @@ def test_shell_word_is_one_word_that_bash_reads_back_unchanged(text: str) -> Non
     )
     assert echoed.stdout == text
     assert "\\'" not in word  # shellcheck's SC1003 reads a backslash there as an escape
+
+
+def test_header_commands_work_as_written_with_paths_from_elsewhere(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "tree", TREE)
+    (root / "web" / "variables.pkr.hcl").write_text(
+        'variable "size" {\n  type = string\n  default = "s"\n}\n', encoding="utf-8"
+    )
+    (tmp_path / "vars").mkdir()
+    (tmp_path / "vars" / "prod.pkrvars.hcl").write_text('size = "m"\n', encoding="utf-8")
+    (tmp_path / "vars" / "hosts").write_text(":\n", encoding="utf-8")
+    given = ["--var-file", "vars/prod.pkrvars.hcl", "--sshloginfile", "vars/hosts"]
+    done = pargen_cli("render", "tree", *given, "-o", "tree/pargen.sh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    script = root / "pargen.sh"
+    original = script.read_bytes()
+
+    render_words = header_command(script, "render")
+    assert render_words == [
+        *("render", ".", "--var-file", "../vars/prod.pkrvars.hcl"),
+        *("--sshloginfile", "../vars/hosts", "-o", "pargen.sh"),
+    ]
+    script.unlink()
+    again = pargen_cli(*render_words, cwd=root)  # "in this script's directory"
+    assert again.returncode == 0, again.stderr
+    assert script.read_bytes() == original
+    check = pargen_cli(*header_command(script, "check"), cwd=root)
+    assert (check.returncode, check.stdout, check.stderr) == (0, "", "")

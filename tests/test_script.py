@@ -262,7 +262,7 @@ def test_joblog_runtime_of_each_job_matches_its_own_start_and_end(
 
     runtimes: dict[int, float] = {}
     for line in read_joblog(result.run_dir):
-        called = re.fullmatch(r'"\$PARGEN_SELF" __job (\d+) \d+', line.command)
+        called = re.fullmatch(r'"\$PARGEN_SELF" __job (\d+) \d+ \S+', line.command)
         assert called, line.command
         number = int(called[1])
         if number:  # 0 is a tick

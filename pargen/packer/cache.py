@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pargen import __version__
+from pargen.dotdir import make_dirs
 from pargen.errors import Problem
 from pargen.packer.discover import TemplateSource
 from pargen.packer.template import Build, ParsedTemplate, VarInputs
@@ -80,7 +81,7 @@ def load(path: Path) -> dict[str, Any]:
 def save(path: Path, data: dict[str, Any]) -> None:
     """Write atomically; a cache that cannot be written only costs speed next time."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         with tempfile.NamedTemporaryFile(
             "w", dir=path.parent, prefix=".parse-", delete=False, encoding="utf-8"
         ) as handle:

@@ -10,6 +10,8 @@ changed when its target is.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -45,13 +47,15 @@ def changed_paths(root: Path, ref: str) -> frozenset[str]:
     if commit.code != 0:
         raise PargenError(
             f"{option}: no such commit in {top_dir}; check the name, "
-            f"or fetch it first (git fetch origin {ref})"
+            f"or fetch it first: {fetch_command(top_dir, ref)}"
         )
     base = run_git(["merge-base", _line(commit), "HEAD"], top_dir)
     if base.code != 0:
+        shallow = _is_shallow(top_dir)
         raise PargenError(
-            f"{option}: it shares no history with HEAD (a shallow clone?); "
-            "fetch more history (git fetch --unshallow) or pick another revision"
+            f"{option}: it shares no history with HEAD"
+            + (" in this shallow clone; fetch the history: " if shallow else "; ")
+            + (fetch_command(top_dir, ref) if shallow else "pick another revision")
         )
     diff = _git_ok(
         ["diff", "--name-only", "--no-renames", "--no-ext-diff", "-z", _line(base), "--"], top_dir
@@ -59,6 +63,33 @@ def changed_paths(root: Path, ref: str) -> frozenset[str]:
     untracked = _git_ok(["ls-files", "--others", "--exclude-standard", "-z"], top_dir)
     names = [*_nul_separated(diff), *_nul_separated(untracked)]
     return frozenset(str(top_dir / name) for name in names)
+
+
+def fetch_command(top: Path, ref: str) -> str:
+    """A git command that makes ``ref`` and its merge base with HEAD available, also in the
+    shallow, single-branch clones CI makes: there ``git fetch origin main`` creates no
+    ``origin/main`` (the clone fetches one branch only) and the merge base is cut off."""
+    remotes = _words(run_git(["remote"], top))
+    unshallow = ["--unshallow"] if _is_shallow(top) else []
+    if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+        return shlex.join(["git", "fetch", *unshallow, "origin", ref])
+    remote, _, branch = ref.partition("/")
+    if remote not in remotes or not branch:
+        remote, branch = ("origin" if "origin" in remotes or not remotes else remotes[0]), ref
+        target = f"refs/heads/{branch}"  # the name as given, as a local branch
+    else:
+        target = f"refs/remotes/{remote}/{branch}"
+    words = ["git", "fetch", *unshallow, remote]
+    return shlex.join([*words, f"+refs/heads/{branch}:{target}"])
+
+
+def _is_shallow(top: Path) -> bool:
+    done = run_git(["rev-parse", "--is-shallow-repository"], top)
+    return done.code == 0 and _line(done) == "true"
+
+
+def _words(done: Completed) -> list[str]:
+    return os.fsdecode(done.stdout).split() if done.code == 0 else []
 
 
 def _git_ok(args: list[str], cwd: Path) -> Completed:

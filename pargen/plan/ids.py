@@ -6,6 +6,8 @@ import hashlib
 import re
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# What a shell (or GNU parallel joining a command line) never treats specially.
+_LABEL_CHARS = re.compile(r"[^A-Za-z0-9._:/@+-]")
 
 
 def job_id(template_rel: str, full_name: str) -> str:
@@ -20,3 +22,12 @@ def slug(text: str, limit: int = 80) -> str:
         return clean
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return f"{clean[:limit]}-{digest}"
+
+
+def joblog_label(job_id: str) -> str:
+    """``job_id`` as GNU parallel's joblog shows it: every character outside letters, digits
+    and ``._:/@+-`` written ``%XX`` (UTF-8), so that it passes through parallel's command
+    line as one plain word whatever the template's names hold."""
+    return _LABEL_CHARS.sub(
+        lambda m: "".join(f"%{byte:02X}" for byte in m.group(0).encode()), job_id
+    )

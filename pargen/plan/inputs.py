@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pargen.dotdir import make_dirs
 from pargen.packer.parse import ParsedTemplate
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def record_built(
     """
     path = root / BUILT_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         # Two runs of one tree (different pipelines) must not undo each other's records.
         with (path.parent / ".built.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -82,6 +82,12 @@ def make_plan(
     """
     root_path = Path(root)
     sources, problems = discover(root_path, options.exclude)
+    if not sources and not problems and not (options.exclude and discover(root_path)[0]):
+        raise PargenError(
+            f"no Packer template under {root}: no *.pkr.hcl or *.pkr.json file, and no legacy "
+            'JSON template (a *.json file with a "builders" list), in it or below it; '
+            "give the directory that holds the templates"
+        )
     inputs = VarInputs(
         var_files=options.var_files,
         vars=options.vars,

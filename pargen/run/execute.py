@@ -9,11 +9,10 @@ from pathlib import Path
 
 from pargen.config import RunSettings
 from pargen.errors import PargenError
-from pargen.plan.inputs import record_built
 from pargen.plan.jobs import Plan
-from pargen.run.history import HISTORY_FILE, read_history, update_history
+from pargen.run.finish import finish_run
+from pargen.run.history import HISTORY_FILE, read_history
 from pargen.run.report import RunReport
-from pargen.run.report_files import finish_run
 from pargen.run.rundir import prepare_run
 from pargen.run.supervise import Console, Supervisor, slot_count
 from pargen.tools import require, require_gnu_parallel
@@ -56,27 +55,8 @@ def run_plan(
     code = supervisor.execute()
     console.finish()
     try:
-        report = finish_run(run.path, os.environ)
+        finished = finish_run(run.path, os.environ, inputs=plan.inputs, live_ok=True)
     except PargenError as err:
         console.notice(f"could not write the reports: {err}")
         return Outcome(code, None)
-    update_history(
-        history_file,
-        {j.id: j.duration for j in report.jobs if j.state == "succeeded" and j.duration},
-    )
-    if plan.inputs is not None:
-        record_built(
-            Path(plan.root),
-            plan.inputs,
-            succeeded={
-                j.id: j.end_us
-                for j in report.jobs
-                if j.state == "succeeded" and j.end_us is not None
-            },
-            failed=[j.id for j in report.jobs if j.state in _RAN_AND_FAILED],
-        )
-    return Outcome(code, report)
-
-
-# A job that ran and did not succeed may have left its image half-replaced: build it again.
-_RAN_AND_FAILED = frozenset({"failed", "interrupted", "lost"})
+    return Outcome(code, finished.report)

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from pargen.dotdir import make_dirs
+
 HISTORY_FILE = Path(".pargen") / "history.json"
 
 
@@ -28,7 +30,7 @@ def update_history(path: Path, durations: Mapping[str, float], weight: float = 0
         old = history.get(job_id)
         history[job_id] = seconds if old is None else weight * seconds + (1 - weight) * old
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         with tempfile.NamedTemporaryFile(
             "w", dir=path.parent, prefix=".history-", delete=False, encoding="utf-8"
         ) as handle:

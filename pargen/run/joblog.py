@@ -12,8 +12,10 @@ from pargen.errors import PargenError
 
 HEADER = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
 _FIELDS = HEADER.count("\t") + 1
-# The rendered script runs each build as `"$PARGEN_SELF" __job NUMBER SLOT`; number 0 is a tick.
-_JOB_COMMAND = re.compile(r"__job (\d+) (\d+)\Z")
+# The rendered script runs each build as `"$PARGEN_SELF" __job NUMBER SLOT LABEL` (LABEL: the job
+# id as a plain word, which GNU parallel may put in quotes; scripts before it had none); number
+# 0 is a tick.
+_JOB_COMMAND = re.compile(r"__job (\d+) (\d+)(?: \S+)?\Z")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pargen.errors import PargenError
-from pargen.run.report import PROBLEM_STATES, JobReport, RunReport, load_report
+from pargen.run.report import PROBLEM_STATES, JobReport, RunReport
 from pargen.run.report_text import problem_line, seconds
 
 REPORT_FORMAT = 1
@@ -233,14 +233,6 @@ def append_step_summary(report: RunReport, env: Mapping[str, str]) -> bool:
     except OSError as err:
         raise PargenError(f"cannot append to GITHUB_STEP_SUMMARY {target}: {err.strerror}") from err
     return True
-
-
-def finish_run(run_dir: Path, env: Mapping[str, str]) -> RunReport:
-    """After a run: its report, written as report.json, junit.xml and the CI summary."""
-    report = load_report(run_dir)
-    write_report_files(report)
-    append_step_summary(report, env)
-    return report
 
 
 def _replace(path: Path, text: str) -> None:

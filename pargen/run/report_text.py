@@ -1,10 +1,7 @@
-"""A run's report as text for people: the summary after a run, status and failure tables,
-and GitLab's folded logs."""
+"""A run's report as text for people: the summary after a run, status and failure tables."""
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -47,30 +44,6 @@ def console_summary(report: RunReport, tails: Mapping[str, str], tail_lines: int
     lines.append(status_header(report))
     lines.append(f"run directory: {report.path}")
     return "\n".join(lines) + "\n"
-
-
-def gitlab_folded_logs(report: RunReport) -> str:
-    """Each job's full log in a collapsed GitLab CI section, failures expanded."""
-    chunks: list[str] = []
-    for job in report.jobs:
-        if job.log is None:
-            continue
-        try:
-            text = (report.path / job.log).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        section = re.sub(r"[^A-Za-z0-9_.-]", "_", f"pargen_{job.number}")
-        collapsed = "false" if job.state in PROBLEM_STATES else "true"
-        now = int(time.time())
-        start = job.start_us // 1_000_000 if job.start_us else now
-        end = job.end_us // 1_000_000 if job.end_us else now
-        header = f"{shown(job.id)}: {job.state}"
-        chunks.append(
-            f"\x1b[0Ksection_start:{start}:{section}[collapsed={collapsed}]\r\x1b[0K{header}\n"
-            f"{text.rstrip()}\n"
-            f"\x1b[0Ksection_end:{end}:{section}\r\x1b[0K\n"
-        )
-    return "".join(chunks)
 
 
 def status_header(report: RunReport) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -11,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pargen.config import RunSettings
+from pargen.dotdir import make_dirs
 from pargen.errors import PargenError
-from pargen.plan.formats import plan_dict
 from pargen.plan.jobs import Plan
-from pargen.render import ScriptLocation, render_script
+from pargen.render import ScriptLocation, plan_json, render_script
 
 RUNS_DIR = Path(".pargen") / "runs"
 SCRIPT_NAME = "run.sh"
@@ -42,10 +41,9 @@ def prepare_run(
     default = run_dir is None
     path = root / RUNS_DIR / new_run_id() if run_dir is None else run_dir
     try:
-        path.mkdir(parents=True, exist_ok=not default)
-        (path / "plan.json").write_text(
-            json.dumps(plan_dict(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        make_dirs(path.parent)
+        path.mkdir(exist_ok=not default)
+        (path / "plan.json").write_text(plan_json(plan, command_args), encoding="utf-8")
         script = path / SCRIPT_NAME
         script.write_text(
             render_script(
@@ -72,21 +70,41 @@ def _point_latest(runs: Path, name: str) -> None:
 
 
 def find_run(run: Path | None, root: str) -> Path:
-    """RUN as given, a run id under ROOT, or ROOT's latest run."""
+    """RUN as given: a run directory, a run id under ROOT, or a tree whose latest run to read;
+    without RUN, ROOT's latest run."""
     runs = Path(root) / RUNS_DIR
     if run is None:
-        if not (runs / "latest").exists():
-            raise PargenError(
-                f"no runs under {root}: {runs / 'latest'} does not exist; "
-                "run pargen exec first or pass a run directory"
-            )
-        return (runs / "latest").resolve()
-    if not run.exists() and (runs / run).is_dir():
-        run = runs / run
-    if not (run / "plan.json").is_file():
-        what = "does not exist" if not run.exists() else "is not a pargen run directory"
-        raise PargenError(f"{run} {what} (no plan.json); pass a directory under {runs} or a run id")
-    return run.resolve()
+        return _latest(Path(root))
+    if (run / "plan.json").is_file():
+        return run.resolve()
+    if not run.exists() and (runs / run / "plan.json").is_file():
+        return (runs / run).resolve()
+    if (run / RUNS_DIR).is_dir():
+        return _latest(run)
+    if (run / "results.tsv").is_file() or (run / "events.log").is_file():
+        raise PargenError(
+            f"{run} has no plan.json: the script that ran it was rendered by an older pargen; "
+            "render the script again (the command is in its header) and run it"
+        )
+    what = (
+        "no such directory"
+        if not run.exists()
+        else f"no plan.json in it, and no {RUNS_DIR} under it"
+    )
+    raise PargenError(
+        f"{run} is not a run: {what}, and no run {run} under {runs}; give a run directory, "
+        "a run id (with --root TREE for another tree) or a tree that has runs"
+    )
+
+
+def _latest(tree: Path) -> Path:
+    latest = tree / RUNS_DIR / "latest"
+    if not latest.exists():
+        raise PargenError(
+            f"no runs under {tree}: {latest} does not exist; run pargen exec or the rendered "
+            "script there first, or name the tree that has runs (RUN, or --root TREE)"
+        )
+    return latest.resolve()
 
 
 def tree_of_run(run: Path | None, run_dir: Path, root: str) -> str:

@@ -110,8 +110,19 @@ def test_only_escapes_glob_characters_of_the_name(tmp_path: Path) -> None:
     assert (job.id, job.name, job.only) == (".:null.w*[1]", "null.w*[1]", "null.w\\*\\[1\\]")
 
 
-def test_an_empty_tree_plans_nothing(tmp_path: Path) -> None:
-    assert plan_of(tmp_path, {"README.md": "nothing here\n"}).jobs == ()
+def test_a_tree_without_templates_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PargenError, match=r"^no Packer template under .*; give the directory"):
+        plan_of(tmp_path, {"README.md": "nothing here\n"})
+
+
+def test_templates_without_builds_plan_nothing(tmp_path: Path) -> None:
+    assert plan_of(tmp_path, {"v.pkr.hcl": 'variable "v" {\n  default = 1\n}\n'}).jobs == ()
+
+
+def test_a_tree_whose_templates_are_all_excluded_plans_nothing(tmp_path: Path) -> None:
+    files = {"a/main.pkr.hcl": hcl("a")}
+    write_tree(tmp_path, files)
+    assert make_plan(str(tmp_path), PlanOptions(exclude=("a",)), {}).jobs == ()
 
 
 def test_ids_are_stable_across_runs(tmp_path: Path) -> None:
@@ -454,6 +465,7 @@ def test_table_shows_only_values_that_differ_from_the_name(tmp_path: Path) -> No
 
 
 def test_table_of_an_empty_plan(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"v.pkr.hcl": 'variable "v" {\n  default = 1\n}\n'})
     plan = make_plan(str(tmp_path), PlanOptions(), {})
     assert as_table(plan) == f"no jobs planned under {tmp_path}\n"
 

@@ -248,9 +248,13 @@ def report(run_dir: Path) -> dict[str, Any]:
 def status(env: Mapping[str, str], run_dir: Path) -> dict[str, Any]:
     """``pargen status RUN --format json``, which works from the run directory alone."""
     done = pargen(env, "status", str(run_dir), "--format", "json")
-    assert done.returncode == 0, done.stderr
     data: dict[str, Any] = json.loads(done.stdout)
+    # It exits with the run's own code: 75 while it runs.
+    assert done.returncode == STATUS_CODES[data["outcome"]], done.stderr
     return data
+
+
+STATUS_CODES = {"succeeded": 0, "failed": 1, "interrupted": 130, "running": 75}
 
 
 def job_states(document: Mapping[str, Any]) -> dict[str, str]:

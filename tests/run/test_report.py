@@ -24,11 +24,11 @@ from pargen.cli import cli, main
 from pargen.errors import PargenError
 from pargen.plan.jobs import Job
 from pargen.render import log_names
+from pargen.run.finish import finish_run
 from pargen.run.joblog import HEADER
 from pargen.run.report import RunReport, load_report, parse_events, read_run
 from pargen.run.report_files import (
     append_step_summary,
-    finish_run,
     junit_xml,
     read_log_tails,
     report_json,
@@ -551,7 +551,7 @@ def test_status_and_failed_of_the_latest_run(tmp_path: Path) -> None:
     )
     latest(tmp_path, run)
     code, out, _ = invoke("status", "--root", str(tmp_path))
-    assert code == 0
+    assert code == 1  # the run's own exit code
     lines = out.splitlines()
     assert lines[0] == "run r1: failed after 1.2s; 2 succeeded, 1 failed, 1 skipped"
     assert lines[1].split() == ["JOB", "STATE", "EXIT", "TIME", "NOTE"]
@@ -593,14 +593,16 @@ def test_run_that_is_not_there(
     assert run_main(monkeypatch, capsys, "status") == (
         2,
         "",
-        "pargen: error: no runs under .: .pargen/runs/latest does not exist; "
-        "run pargen exec first or pass a run directory\n",
+        "pargen: error: no runs under .: .pargen/runs/latest does not exist; run pargen exec "
+        "or the rendered script there first, or name the tree that has runs (RUN, or --root "
+        "TREE)\n",
     )
     assert run_main(monkeypatch, capsys, "failed", "nope") == (
         2,
         "",
-        "pargen: error: nope does not exist (no plan.json); "
-        "pass a directory under .pargen/runs or a run id\n",
+        "pargen: error: nope is not a run: no such directory, and no run nope under "
+        ".pargen/runs; give a run directory, a run id (with --root TREE for another tree) or "
+        "a tree that has runs\n",
     )
     assert run_main(monkeypatch, capsys, "failed", str(tmp_path))[0] == 2
 
@@ -648,7 +650,7 @@ def test_end_to_end(tmp_path: Path) -> None:
     assert pargen_exec(root, ["exec"], env) == 1
     run = (root / ".pargen" / "runs" / "latest").resolve()
     summary = tmp_path / "summary.md"
-    report = finish_run(run, {"GITHUB_STEP_SUMMARY": str(summary)})
+    report = finish_run(run, {"GITHUB_STEP_SUMMARY": str(summary)}).report
     assert states(report) == {
         BASE: "succeeded",
         CHILD: "failed",
