@@ -896,6 +896,7 @@ dispatch() {
       GROUP_BUSY[g]=$((GROUP_BUSY[g] + 1))
       acquiring=$((acquiring + 1))
       STATE[n]=acquiring
+      log_state acquiring "$n" "${GROUP_NAME[g]}"
       "$PARGEN_SELF" __hold "$n" "pargen.${GROUP_NAME[g]}" "${GROUP_LIMIT[g]}" 4>&- &
       HOLDER[n]=$!
       disown "${HOLDER[n]}"
@@ -1201,6 +1202,7 @@ coordinate() {
   local -a engine
   compute_slots
   prepare_hosts
+  log_state slots 0 "$slots"
   engine=(--jobs "$slots")
   # With hosts, each login in the list carries its number of slots as its number of CPUs.
   # shellcheck disable=SC2016
@@ -1315,6 +1317,7 @@ acquire_pipeline_lock() {
   mkdir -p "$dir" || die "cannot create $dir; set PARGEN_STATE_DIR to a writable directory"
   local lock=$dir/$PIPELINE_ID.lock holder=$dir/$PIPELINE_ID.holder
   exec 9>>"$lock" || die "cannot open $lock"
+  flock -n 9 || mark_run lock-wait
   if ! flock -n 9 && read_holder "$holder"; then
     case $ON_OVERLAP in
       fail) die "pipeline '$PIPELINE_ID' is busy: $who (--on-overlap fail)" 4 ;;
@@ -1334,6 +1337,7 @@ acquire_pipeline_lock() {
     wait "$lock_waiter" || die "cannot lock $lock"
     trap stop_before_start INT TERM HUP
   fi
+  mark_run locked
   TZ=UTC0 printf -v since '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   printf 'pid=%s host=%s since=%s run=%s\n' "$$" "${HOSTNAME:-?}" "$since" "$PARGEN_RUN_DIR" \
     >"$holder"
@@ -1376,6 +1380,14 @@ write_job_files() {
     printf '%s\0' "${JOB_ID[n]}" "${JOB_DIR[n]}" "${JOB_TARGET[n]}" "${JOB_ONLY[n]}" \
       "${JOB_NAME[n]}" "${JOB_LOG[n]}" "${extra[@]}" >"$PARGEN_RUN_DIR/state/job.$n"
   done
+}
+
+# A run-wide entry in events.log (job number 0): the start, and the wait for the pipeline
+# lock, which the timeline shows and elapsed times leave out. No command substitution: traps
+# may be set (see stop_before_start).
+mark_run() {  # KIND
+  local t=$EPOCHREALTIME
+  printf '%s %s 0\n' "${t/./}" "$1" >>"$PARGEN_RUN_DIR/events.log"
 }
 
 # shellcheck disable=SC2317,SC2329  # called by the trap in main
@@ -1484,6 +1496,7 @@ main() {
     ((g)) && mkfifo "$PARGEN_RUN_DIR/state/release.$n"
   done
   : >"$PARGEN_RUN_DIR/events.log"
+  mark_run run
   trap stop_before_start INT TERM HUP
   printf '%s\n' "$$" >"$PARGEN_RUN_DIR/state/pid"
   reserve_space

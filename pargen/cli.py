@@ -420,8 +420,9 @@ def failed(run: Path | None, root: str, fmt: str) -> None:
 @run_argument
 @runs_root_option
 def report_(run: Path | None, root: str) -> None:
-    """Write report.json and junit.xml of RUN (default: the latest run), finished or killed,
-    however it was started; with GITHUB_STEP_SUMMARY set, append the step summary too.
+    """Write report.json, junit.xml and timeline.html of RUN (default: the latest run),
+    finished or killed, however it was started; with GITHUB_STEP_SUMMARY set, append the step
+    summary too.
 
     Also records the run as pargen exec does: durations, and the input hashes of what it
     built for --skip-unchanged. Exits 0 when the reports are written, whatever the run did.
@@ -432,7 +433,8 @@ def report_(run: Path | None, root: str) -> None:
     click.echo(console_summary(report, read_log_tails(report)), nl=False, err=True)
     for notice in finished.notices:
         click.echo(f"pargen: {notice}", err=True)
-    written = f"{report.path / 'report.json'} and {report.path / 'junit.xml'}"
+    written = ", ".join(str(report.path / name) for name in ("report.json", "junit.xml"))
+    written += f" and {report.path / 'timeline.html'}"
     if finished.summary:
         written += " and appended the step summary to GITHUB_STEP_SUMMARY"
     click.echo(f"pargen: wrote {written}", err=True)

@@ -105,8 +105,8 @@ def test_a_script_run_is_read_reported_and_retried_like_an_exec_run(
     reported = pargen(script_env | {"GITHUB_STEP_SUMMARY": str(summary)}, root, "report")
     assert reported.returncode == 0, reported.stderr
     assert reported.stderr.splitlines()[-1] == (
-        f"pargen: wrote {run}/report.json and {run}/junit.xml and appended the step summary "
-        "to GITHUB_STEP_SUMMARY"
+        f"pargen: wrote {run}/report.json, {run}/junit.xml and {run}/timeline.html and "
+        "appended the step summary to GITHUB_STEP_SUMMARY"
     )
     assert f"FAILED {WEB}: failed, exit 1" in reported.stderr
     report = json.loads((run / "report.json").read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""The plan as people (table), programs (json) and Graphviz (dot) read it."""
+"""The plan as people (table), programs (json), Graphviz (dot) and Mermaid read it."""
 
 from __future__ import annotations
 
@@ -120,4 +120,49 @@ def as_dot(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMATTERS = {"table": as_table, "json": as_json, "dot": as_dot}
+# Characters a quoted Mermaid label cannot show as they are: a quote ends the label, a
+# backquote starts Markdown, angle brackets are taken for HTML. (Mermaid's "#quot;" entity
+# codes are not decoded by every renderer: a look-alike is safer.)
+_MERMAID_LOOKALIKES = str.maketrans({'"': "'", "`": "'", "<": "\u2039", ">": "\u203a"})
+
+
+def mermaid_label(text: str) -> str:
+    """``text`` as a quoted Mermaid label."""
+    shown = "".join(c if c.isprintable() else " " for c in text)
+    return '"' + shown.translate(_MERMAID_LOOKALIKES) + '"'
+
+
+def as_mermaid(plan: Plan) -> str:
+    """A Mermaid flowchart: one box per template holding its jobs, an arrow for each wait.
+
+    When every job of a template waits for every job of another (the nesting rule), one arrow
+    joins the two boxes; finer waits are drawn job to job. Ids are generated, so no name can
+    break the syntax; GitHub and GitLab render it in Markdown.
+    """
+    lines = ["flowchart LR"]
+    templates: dict[str, list[Job]] = {}
+    for job in plan.jobs:
+        templates.setdefault(job.template, []).append(job)
+    box = {template: f"t{i}" for i, template in enumerate(templates, start=1)}
+    node = {job.id: f"j{i}" for i, job in enumerate(plan.jobs, start=1)}
+    template_of = {job.id: job.template for job in plan.jobs}
+    for template, jobs in templates.items():
+        lines.append(f"  subgraph {box[template]}[{mermaid_label(template)}]")
+        lines.extend(f"    {node[j.id]}[{mermaid_label(j.name)}]" for j in jobs)
+        lines.append("  end")
+    waits: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for job in plan.jobs:
+        for parent in job.after:
+            if parent in template_of:
+                pair = (template_of[parent], job.template)
+                waits.setdefault(pair, set()).add((parent, job.id))
+    for (parent_template, child_template), edges in waits.items():
+        whole = len(templates[parent_template]) * len(templates[child_template])
+        if len(edges) == whole:
+            lines.append(f"  {box[parent_template]} --> {box[child_template]}")
+        else:
+            lines.extend(f"  {node[a]} --> {node[b]}" for a, b in sorted(edges))
+    return "\n".join(lines) + "\n"
+
+
+FORMATTERS = {"table": as_table, "json": as_json, "dot": as_dot, "mermaid": as_mermaid}

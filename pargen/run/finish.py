@@ -1,6 +1,6 @@
 """The end of a run, the same whoever started it: ``pargen exec`` when its script ends, and
 ``pargen report`` for any finished or killed run (a committed script's, say). It writes
-report.json and junit.xml, appends the step summary with GITHUB_STEP_SUMMARY set, and
+report.json, junit.xml and timeline.html, appends the step summary with GITHUB_STEP_SUMMARY set, and
 records the run once (history, and built.json for ``--skip-unchanged``)."""
 
 from __future__ import annotations

@@ -441,7 +441,7 @@ def read_run(path: Path) -> RunFiles:
     if results_file.is_file() and not _older(results_file, pid_file):
         results = parse_results(_read_bytes(results_file), str(results_file))
     joblog = [] if _older(joblog_file, pid_file) else read_joblog(joblog_file)
-    events = parse_events(_read_bytes(path / "events.log", missing_ok=True))
+    events = read_events(path)
     alive = results is None and _script_alive(pid_file)
     try:
         logs = frozenset(p.name for p in (path / "logs").iterdir())
@@ -459,6 +459,11 @@ def read_run(path: Path) -> RunFiles:
         alive_groups=frozenset() if results is not None else _alive_groups(events),
         now_us=_now_us(),
     )
+
+
+def read_events(path: Path) -> tuple[Event, ...]:
+    """The events of the run directory at ``path`` (none when it has no events.log)."""
+    return parse_events(_read_bytes(path / "events.log", missing_ok=True))
 
 
 def parse_plan(data: bytes, source: str = "plan.json") -> tuple[str, tuple[PlannedJob, ...]]:

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from pargen.errors import PargenError
-from pargen.run.report import PROBLEM_STATES, JobReport, RunReport
+from pargen.run.report import PROBLEM_STATES, JobReport, RunReport, read_events
 from pargen.run.report_text import problem_line, seconds
+from pargen.run.timeline import build_timeline, mermaid_gantt, timeline_html
 
 REPORT_FORMAT = 1
 """report.json's ``format``: raised only when a key changes meaning or goes away."""
@@ -169,6 +170,9 @@ def step_summary(report: RunReport, tails: Mapping[str, str]) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in report.totals.items() if n)
     wall = f" in {seconds(report.wall_seconds)}" if report.wall_seconds is not None else ""
     lines += [f"**{len(report.jobs)} jobs**{wall}: {counts or 'nothing planned'}", ""]
+    gantt = mermaid_gantt(report)
+    if gantt:
+        lines += [gantt, ""]
     for job in problems:
         tail = tails.get(job.id)
         if not tail:
@@ -216,10 +220,12 @@ def read_log_tails(report: RunReport, lines: int = LOG_TAIL_LINES) -> dict[str, 
 
 
 def write_report_files(report: RunReport) -> None:
-    """report.json and junit.xml in the run directory, each replaced in one step."""
+    """report.json, junit.xml and timeline.html in the run directory, each replaced in one step."""
     tails = read_log_tails(report)
     _replace(report.path / "report.json", report_json(report))
     _replace(report.path / "junit.xml", junit_xml(report, tails))
+    timeline = build_timeline(report, read_events(report.path))
+    _replace(report.path / "timeline.html", timeline_html(timeline))
 
 
 def append_step_summary(report: RunReport, env: Mapping[str, str]) -> bool:
