@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import math
 import os
@@ -15,7 +14,8 @@ from pathlib import Path
 import jinja2
 
 from pargen import __version__
-from pargen.config import Group, RunSettings
+from pargen.config import RunSettings
+from pargen.plan.groups import job_group, limits_summary
 from pargen.plan.ids import slug
 from pargen.plan.jobs import Job, Plan
 from pargen.tools import git
@@ -35,6 +35,8 @@ class ScriptJob:
     group: int
     after: str
     vars: tuple[str, ...]
+    var_file: str
+    """The job's build matrix var file, relative to ROOT when inside it; "" for none."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def render_script(
     root = Path(plan.root).resolve()
     root_from_script = Path(os.path.relpath(root, location.directory.resolve())).as_posix()
     groups, job_groups = _groups(plan.jobs, settings)
-    jobs = _script_jobs(plan.jobs, job_groups)
+    jobs = _script_jobs(plan.jobs, job_groups, root)
     halt_when, halt_failures = _halt(settings.halt, len(jobs))
     words = [root_from_script, *command_args]
     context = {
@@ -107,7 +109,7 @@ def render_script(
         + "   # in this script's directory",
         "check_command": shlex.join(["pargen", "check", *words, location.name]),
         "template_count": len({j.template for j in plan.jobs}),
-        "limits_summary": _limits_summary(settings, groups),
+        "limits_summary": limits_summary(settings, [(g.name, g.limit) for g in groups]),
         "pipeline_id": settings.pipeline_id or default_pipeline_id(root),
         "on_overlap": settings.on_overlap,
         "slots_spec": settings.jobs,
@@ -132,7 +134,7 @@ def render_script(
     return _environment().get_template(TEMPLATE).render(context)
 
 
-def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[ScriptJob]:
+def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int], root: Path) -> list[ScriptJob]:
     numbers = {job.id: index for index, job in enumerate(jobs, start=1)}
     logs = log_names(jobs)
     return [
@@ -147,6 +149,7 @@ def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[Script
             group=job_groups.get(job.id, 0),
             after=" ".join(str(numbers[a]) for a in job.after if a in numbers),
             vars=tuple(f"{k}={v}" for k, v in job.vars),
+            var_file="" if job.var_file is None else _var_file(root, str(root / job.var_file)),
         )
         for job in jobs
     ]
@@ -190,27 +193,14 @@ def _groups(jobs: Sequence[Job], settings: RunSettings) -> tuple[list[ScriptGrou
     numbers: dict[str, int] = {}
     job_groups: dict[str, int] = {}
     for job in jobs:
-        group = _configured_group(job, settings.groups)
-        if group is not None:
-            key, name, limit = f"config:{group.name}", group.name, group.limit
-        elif settings.group_limit is not None:
-            key, name, limit = f"type:{job.source_type}", job.source_type, settings.group_limit
-        else:
+        group = job_group(job, settings)
+        if group is None:
             continue
-        if key not in numbers:
-            numbers[key] = len(groups) + 1
-            groups.append(ScriptGroup(numbers[key], name, limit))
-        job_groups[job.id] = numbers[key]
+        if group.key not in numbers:
+            numbers[group.key] = len(groups) + 1
+            groups.append(ScriptGroup(numbers[group.key], group.name, group.limit))
+        job_groups[job.id] = numbers[group.key]
     return groups, job_groups
-
-
-def _configured_group(job: Job, groups: Sequence[Group]) -> Group | None:
-    for group in groups:
-        if any(fnmatch.fnmatchcase(job.source_type, t) for t in group.types) or any(
-            fnmatch.fnmatchcase(job.id, n) or fnmatch.fnmatchcase(job.name, n) for n in group.names
-        ):
-            return group
-    return None
 
 
 def _halt(halt: str, total: int) -> tuple[str, int]:
@@ -229,23 +219,6 @@ def _parallel_limits(settings: RunSettings) -> list[str]:
     if settings.memfree is not None:
         args += ["--memfree", settings.memfree]
     return args
-
-
-def _limits_summary(settings: RunSettings, groups: Sequence[ScriptGroup]) -> str:
-    parts = [f"jobs {settings.jobs}"]
-    if settings.load is not None:
-        parts.append(f"load {settings.load}")
-    if settings.memfree is not None:
-        parts.append(f"memfree {settings.memfree}")
-    if settings.delay:
-        parts.append(f"delay {settings.delay:g}s")
-    if settings.timeout is not None:
-        parts.append(f"timeout {settings.timeout:g}s")
-    parts.append(f"retries {settings.retries}")
-    parts.append(f"halt {settings.halt}")
-    parts.append(f"grace {settings.grace:g}s")
-    parts.extend(f"group {g.name} {g.limit}" for g in groups)
-    return ", ".join(parts)
 
 
 def _inits(jobs: Sequence[Job]) -> list[ScriptInit]:
