@@ -49,6 +49,7 @@ class ScriptGroup:
 @dataclass(frozen=True)
 class ScriptInit:
     dir: str
+    target: str
     log: str
 
 
@@ -142,7 +143,7 @@ def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int], root: Path) ->
             number=numbers[job.id],
             id=job.id,
             dir=job.workdir,
-            target=f"./{job.target}" if job.target.startswith("-") else job.target,
+            target=_target(job.target),
             only=job.only,
             name=job.name,
             log=logs[job.id],
@@ -221,9 +222,20 @@ def _parallel_limits(settings: RunSettings) -> list[str]:
     return args
 
 
+def _target(target: str) -> str:
+    """The path argument of ``packer build``, never read as an option."""
+    return f"./{target}" if target.startswith("-") else target
+
+
 def _inits(jobs: Sequence[Job]) -> list[ScriptInit]:
-    dirs = sorted({job.workdir for job in jobs if job.needs_init})
-    return [ScriptInit(dir=d, log=f"init-{slug(d)}.log") for d in dirs]
+    """One packer init per template directory, or per file built on its own."""
+    found = sorted({(job.workdir, job.target, job.template) for job in jobs if job.needs_init})
+    return [ScriptInit(d, _target(t), init_log(template)) for d, t, template in found]
+
+
+def init_log(template: str) -> str:
+    """The log file of a template's packer init, under the run directory's logs/."""
+    return f"init-{slug(template)}.log"
 
 
 def _var_file(root: Path, path: str) -> str:

@@ -79,8 +79,8 @@ class HclReading:
     warnings: list[Problem] = field(default_factory=list)
     unused_sources: list[Problem] = field(default_factory=list)
     duplicates: list[Problem] = field(default_factory=list)
-    """Those of ``problems`` that are declarations made twice: files that cannot be loaded
-    together."""
+    """Those of ``problems`` that are a declaration made again in another file: files that
+    cannot be loaded together."""
     publishes: list[Bucket] = field(default_factory=list)
     reads: list[Bucket] = field(default_factory=list)
 
@@ -254,7 +254,8 @@ class _Directory:
     def duplicate(self, where: Where, what: str, first: Where) -> None:
         duplicate = _duplicate(where, what, first)
         self.reading.problems.append(duplicate)
-        self.reading.duplicates.append(duplicate)
+        if where.path != first.path:
+            self.reading.duplicates.append(duplicate)
 
     def add_source(self, source_type: str, name: str, where: Where, body: Body) -> None:
         first = self.sources.get((source_type, name))

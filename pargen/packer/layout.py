@@ -69,14 +69,13 @@ def _read_layout(source: TemplateSource, root: Path, inputs: VarInputs, how: Rea
     whole = directory.whole()
     if isinstance(whole, list):
         return Layout(whole)
-    if how.read == "whole" or not whole.duplicates:
+    if how.read == "whole" or not whole.duplicates or len(directory.with_builds()) < 2:
+        # Side-by-side templates are several files with a build each; one is a broken whole.
         raise ProblemsError(whole.problems)
     try:
         files = directory.per_file()
     except ProblemsError as err:
         raise ProblemsError([*whole.problems, _no_way(source, err.problems)]) from None
-    if not files:
-        raise ProblemsError([*whole.problems, _no_way(source, [])])
     return Layout(files, directory.note(whole, files))
 
 
@@ -169,7 +168,7 @@ def _each_var_file(source: TemplateSource, how: Reading, parse: _Parse) -> list[
 
 
 def _no_way(source: TemplateSource, alone: list[Problem]) -> Problem:
-    why = f" ({min(alone)})" if alone else " (no file has a build)"
+    why = f" ({min(alone)})"
     return Problem(
         source.rel,
         0,
