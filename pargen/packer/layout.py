@@ -150,7 +150,8 @@ class _Directory:
             0,
             f"read as {count} templates, one per file with a build (packer build FILE{auto}), "
             f"since its files cannot be loaded together ({first.path}:{first.line}: "
-            f"{declared}){without}; pargen.hcl can choose with a template block's read",
+            f"{declared}){without}; to choose, set read in pargen.hcl: "
+            f'template "{self.source.rel}" {{ read = "whole" }}',
         )
 
 

@@ -69,10 +69,11 @@ def _template_dict(template: PlannedTemplate) -> dict[str, Any]:
 def unused_summary(plan: Plan) -> str:
     """One line for every source no build uses: variables often choose them."""
     count = len(plan.unused_sources)
-    templates = len({u.path for u in plan.unused_sources})
+    files = len({u.path for u in plan.unused_sources})
+    blocks = "1 source block is" if count == 1 else f"{count} source blocks are"
     return (
-        f"{count} source block(s) in {templates} file(s) are not used by any build "
-        "with these variables; pargen plan --unused-sources lists them"
+        f"{blocks} not used by any build (in {files} file{'s' if files != 1 else ''}, with "
+        "these variables); pargen plan --unused-sources lists them"
     )
 
 
