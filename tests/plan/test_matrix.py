@@ -13,6 +13,7 @@ from pargen.config import resolve
 from pargen.errors import ProblemsError
 from pargen.plan.formats import as_json, as_table
 from pargen.plan.jobs import Plan, make_plan
+from pargen.run.rerun import only_value
 from tests.helpers import write_tree
 from tests.plan.test_changes import commit_all, git
 
@@ -229,3 +230,34 @@ def test_files_built_alone_writing_one_directory_are_refused(tmp_path: Path) -> 
         "would all write img/output-vm at once (its qemu builder's output directory); give "
         "each build its own output_directory, or build them in separate runs (--only)"
     ]
+
+
+def test_a_rerun_selects_exactly_one_matrix_job_by_its_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pargen failed --format only and --retry-failed pass ids through only_value.
+    monkeypatch.chdir(tmp_path)
+    wanted = "tpl@os/ubuntu.pkrvars.hcl:ubuntu.null.b"
+    plan = plan_of(tmp_path, FILES, matrix_var_files=MATRIX, only=[only_value(wanted)])
+    assert ids(plan) == [wanted]
+
+
+def test_a_changed_file_built_alone_selects_only_its_template(tmp_path: Path) -> None:
+    def alone(name: str) -> str:
+        return (
+            'variable "v" {\n  default = 1\n}\n'
+            f'source "null" "{name}" {{\n  communicator = "none"\n}}\n'
+            f'build {{\n  sources = ["null.{name}"]\n}}\n'
+        )
+
+    write_tree(tmp_path, {"img/a.pkr.hcl": alone("a"), "img/b.pkr.hcl": alone("b")})
+    git(tmp_path, "init", "-q")
+    commit_all(tmp_path)
+    with (tmp_path / "img/b.pkr.hcl").open("a") as handle:
+        handle.write("# changed\n")
+    (tmp_path / "img/c.pkr.hcl").write_text(alone("c"))
+    plan = plan_of(tmp_path, {}, changed_since="HEAD")
+    assert plan.selected_because == {
+        "img/b.pkr.hcl:null.b": "changed: img/b.pkr.hcl",
+        "img/c.pkr.hcl:null.c": "changed: img/c.pkr.hcl",
+    }
