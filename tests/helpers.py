@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,3 +20,16 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
         else:
             path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def pargen_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command line run in ``cwd``, with its one-line errors and exit codes."""
+    return subprocess.run(
+        [sys.executable, "-m", "pargen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

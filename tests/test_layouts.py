@@ -8,12 +8,10 @@ what it was given in the marks file, so the test checks Packer's own reading of 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.helpers import write_tree
+from tests.helpers import pargen_in, write_tree
 from tests.trees import (
     MARKS_ENV,
     NEEDS_ENGINES,
@@ -24,19 +22,6 @@ from tests.trees import (
     step,
 )
 from tests.trees import write_tree as write_builds
-
-
-def pargen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The real command line, with its one-line errors and exit codes."""
-    return subprocess.run(
-        [sys.executable, "-m", "pargen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def recording(name: str, variable: str, *, declare: bool = True) -> str:
@@ -143,7 +128,7 @@ SIDE_BY_SIDE = {
 
 def test_plan_notes_a_directory_read_one_template_per_file(tmp_path: Path) -> None:
     write_tree(tmp_path, {f"win/{k}": v for k, v in SIDE_BY_SIDE.items()})
-    done = pargen("plan", ".", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", ".")
     assert done.returncode == 0
     assert done.stderr == (
         "pargen: note: win: read as 2 templates, one per file with a build (packer build "
@@ -151,7 +136,7 @@ def test_plan_notes_a_directory_read_one_template_per_file(tmp_path: Path) -> No
         '"label", first declared at win/a.pkr.hcl:1); to choose, set read in pargen.hcl: '
         'template "win" { read = "whole" }\n'
     )
-    jobs = json.loads(pargen("plan", ".", "--format", "json", cwd=tmp_path).stdout)["jobs"]
+    jobs = json.loads(pargen_in(tmp_path, "plan", ".", "--format", "json").stdout)["jobs"]
     assert [(j["id"], j["template"], j["workdir"], j["target"]) for j in jobs] == [
         ("win/a.pkr.hcl:null.a", "win/a.pkr.hcl", "win", "a.pkr.hcl"),
         ("win/b.pkr.hcl:null.b", "win/b.pkr.hcl", "win", "b.pkr.hcl"),
@@ -160,13 +145,13 @@ def test_plan_notes_a_directory_read_one_template_per_file(tmp_path: Path) -> No
 
 def test_render_and_exec_say_no_note(tmp_path: Path) -> None:
     write_tree(tmp_path, SIDE_BY_SIDE)
-    done = pargen("render", ".", cwd=tmp_path)
+    done = pargen_in(tmp_path, "render", ".")
     assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_exclude_names_one_file_and_says_when_a_pattern_names_nothing(tmp_path: Path) -> None:
     write_tree(tmp_path, SIDE_BY_SIDE)
-    done = pargen("plan", ".", "--exclude", "b.pkr.hcl", "--exclude", "nope/*", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", ".", "--exclude", "b.pkr.hcl", "--exclude", "nope/*")
     assert done.returncode == 0
     assert done.stdout.splitlines()[:2] == ["a.pkr.hcl  (1 job)", "  a.pkr.hcl:null.a"]
     assert done.stderr.splitlines()[0] == (
@@ -178,12 +163,12 @@ def test_exclude_names_one_file_and_says_when_a_pattern_names_nothing(tmp_path: 
 def test_unused_sources_are_one_line_unless_listed(tmp_path: Path) -> None:
     sources = "".join(f'source "null" "{n}" {{\n  communicator = "none"\n}}\n' for n in "abc")
     write_tree(tmp_path, {"main.pkr.hcl": sources + 'build {\n  sources = ["null.a"]\n}\n'})
-    done = pargen("plan", ".", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", ".")
     assert done.stderr == (
         "pargen: warning: 2 source blocks are not used by any build (in 1 file, with these "
         "variables); pargen plan --unused-sources lists them\n"
     )
-    listed = pargen("plan", ".", "--unused-sources", cwd=tmp_path)
+    listed = pargen_in(tmp_path, "plan", ".", "--unused-sources")
     assert listed.stderr == (
         'pargen: warning: main.pkr.hcl:4:1: source "null" "b" is not used by any build; add it '
         "to a build or remove it\n"
@@ -197,7 +182,7 @@ def test_a_template_with_no_builds_is_shown(tmp_path: Path) -> None:
         tmp_path,
         {"a/main.pkr.hcl": recording("a", "label"), "vars/main.pkr.hcl": 'variable "x" {}\n'},
     )
-    assert pargen("plan", ".", cwd=tmp_path).stdout.splitlines()[2] == "vars  (no builds)"
+    assert pargen_in(tmp_path, "plan", ".").stdout.splitlines()[2] == "vars  (no builds)"
 
 
 def test_the_table_shows_groups_and_the_limits_given(tmp_path: Path) -> None:
@@ -209,7 +194,7 @@ def test_the_table_shows_groups_and_the_limits_given(tmp_path: Path) -> None:
             "pargen.hcl": 'jobs = 3\ngroup "cloud" {\n  names = ["a:*"]\n  limit = 1\n}\n',
         },
     )
-    done = pargen("plan", ".", "--retries", "2", "--group-limit", "4", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", ".", "--retries", "2", "--group-limit", "4")
     assert done.stdout == (
         "a  (1 job)\n"
         "  a:null.a  group cloud\n"
@@ -231,7 +216,7 @@ def test_a_cycle_exits_2_with_one_line(tmp_path: Path) -> None:
             ),
         },
     )
-    done = pargen("plan", ".", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", ".")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         "pargen: error: pargen.hcl:1:1: templates wait for each other in a cycle: a waits for b "
@@ -241,7 +226,7 @@ def test_a_cycle_exits_2_with_one_line(tmp_path: Path) -> None:
 
 def test_a_matrix_glob_that_names_nothing_exits_2(tmp_path: Path) -> None:
     write_tree(tmp_path, {"a/main.pkr.hcl": recording("a", "label")})
-    done = pargen("render", ".", "--matrix-var-files", "os/*.pkrvars.hcl", cwd=tmp_path)
+    done = pargen_in(tmp_path, "render", ".", "--matrix-var-files", "os/*.pkrvars.hcl")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         "pargen: error: --matrix-var-files: 'os/*.pkrvars.hcl' names no var file (it is "
@@ -259,7 +244,7 @@ def test_template_blocks_are_checked(tmp_path: Path) -> None:
             'template "c" {\n  colour = 1\n}\n',
         },
     )
-    done = pargen("plan", ".", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", ".")
     assert (done.returncode, done.stderr.splitlines()) == (
         2,
         [

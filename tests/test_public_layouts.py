@@ -10,23 +10,9 @@ for each, checked as a new user would read it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import write_tree
-
-
-def pargen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pargen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+from tests.helpers import pargen_in, write_tree
 
 
 def variables(*names: str) -> str:
@@ -87,7 +73,7 @@ WINDOWS_VAGRANT = {
 
 def test_windows_vagrant_builds_each_root_file_as_a_template(tmp_path: Path) -> None:
     write_tree(tmp_path, WINDOWS_VAGRANT)
-    done = pargen("plan", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan")
     assert done.returncode == 0, done.stderr
     assert done.stderr == (
         "pargen: note: .: read as 4 templates, one per file with a build (packer build FILE), "
@@ -104,7 +90,7 @@ def test_windows_vagrant_builds_each_root_file_as_a_template(tmp_path: Path) -> 
         "  windows-2022-uefi.pkr.hcl:hyperv-iso.windows-2022-uefi-amd64",
     ]
     assert done.stdout.splitlines()[-2] == "8 jobs in 4 template(s)"
-    jobs = json.loads(pargen("plan", "--format", "json", cwd=tmp_path).stdout)["jobs"]
+    jobs = json.loads(pargen_in(tmp_path, "plan", "--format", "json").stdout)["jobs"]
     assert {(j["template"], j["workdir"], j["target"]) for j in jobs} == {
         (name, ".", name) for name in WINDOWS_VAGRANT if name.endswith(".pkr.hcl")
     }
@@ -113,7 +99,7 @@ def test_windows_vagrant_builds_each_root_file_as_a_template(tmp_path: Path) -> 
 
 def test_windows_vagrant_runs_packer_init_per_file(tmp_path: Path) -> None:
     write_tree(tmp_path, WINDOWS_VAGRANT)
-    script = pargen("render", cwd=tmp_path).stdout
+    script = pargen_in(tmp_path, "render").stdout
     assert "readonly INIT_DIRS=(. .)\n" in script
     assert "readonly INIT_TARGETS=(windows-2022-uefi.pkr.hcl windows-2025-uefi.pkr.hcl)\n" in script
 
@@ -213,7 +199,7 @@ MATRIX = "os_pkrvars/**/*.pkrvars.hcl"
 
 def test_bento_plans_the_template_once_per_os_var_file(tmp_path: Path) -> None:
     write_tree(tmp_path, BENTO)
-    done = pargen("plan", "--matrix-var-files", MATRIX, cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", "--matrix-var-files", MATRIX)
     assert done.returncode == 0, done.stderr
     # hyperv-iso is enabled by no var file: the one unused source of the whole matrix.
     assert done.stderr == (
@@ -232,13 +218,13 @@ def test_bento_plans_the_template_once_per_os_var_file(tmp_path: Path) -> None:
 
 def test_bento_jobs_each_get_their_os_var_file(tmp_path: Path) -> None:
     write_tree(tmp_path, BENTO)
-    done = pargen("plan", "--matrix-var-files", MATRIX, "--format", "json", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", "--matrix-var-files", MATRIX, "--format", "json")
     jobs = json.loads(done.stdout)["jobs"]
     macos = [j for j in jobs if "macos" in j["id"]]
     assert [(j["name"], j["var_file"], j["workdir"]) for j in macos] == [
         ("parallels-ipsw.vm", "os_pkrvars/macos/macos-15-aarch64.pkrvars.hcl", "packer_templates")
     ]
-    script = pargen("render", "--matrix-var-files", MATRIX, cwd=tmp_path).stdout
+    script = pargen_in(tmp_path, "render", "--matrix-var-files", MATRIX).stdout
     assert "JOB_VAR_FILE[13]=os_pkrvars/windows/windows-11-x86_64.pkrvars.hcl\n" in script
 
 
@@ -246,7 +232,7 @@ def test_bento_without_a_matrix_is_one_template(tmp_path: Path) -> None:
     # As `packer build packer_templates` would run it, with no OS chosen.
     write_tree(tmp_path, BENTO)
     os_file = "os_pkrvars/debian/debian-13-x86_64.pkrvars.hcl"
-    done = pargen("plan", "--var-file", os_file, cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", "--var-file", os_file)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "packer_templates  (3 jobs)"
     assert "2 source blocks are not used" in done.stderr
@@ -303,7 +289,7 @@ GOLDEN_IMAGE = {
 
 def test_golden_image_children_wait_for_the_bucket_they_read(tmp_path: Path) -> None:
     write_tree(tmp_path, GOLDEN_IMAGE)
-    done = pargen("plan", cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan")
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines()[:9] == [
         "golden-image  (2 jobs)",
@@ -317,7 +303,7 @@ def test_golden_image_children_wait_for_the_bucket_they_read(tmp_path: Path) -> 
         "  loki-image:learn-packer-loki-server.amazon-ebs.base",
         "5 jobs in 3 template(s)",
     ]
-    jobs = json.loads(pargen("plan", "--format", "json", cwd=tmp_path).stdout)["jobs"]
+    jobs = json.loads(pargen_in(tmp_path, "plan", "--format", "json").stdout)["jobs"]
     assert {j["id"]: j["after"] for j in jobs}[
         "hashicups-image:learn-packer-hashicups.amazon-ebs.hashicups_west"
     ] == [
@@ -330,7 +316,7 @@ def test_bento_refuses_os_var_files_writing_one_directory(tmp_path: Path) -> Non
     # The OS in the output directory keeps the builds apart; without it they would collide.
     shared = BENTO_SOURCES.replace("-${var.os_name}-${var.os_version}-${var.os_arch}", "")
     write_tree(tmp_path, {**BENTO, "packer_templates/pkr-sources.pkr.hcl": shared})
-    done = pargen("plan", "--matrix-var-files", MATRIX, cwd=tmp_path)
+    done = pargen_in(tmp_path, "plan", "--matrix-var-files", MATRIX)
     assert (done.returncode, done.stdout) == (2, "")
     fix = (
         "set output_directory in the source to a path that differs per var file, such as "
