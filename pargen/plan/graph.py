@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pargen.config import TemplateRule
@@ -137,22 +137,25 @@ def parents(found: Mapping[str, Iterable[Edge]]) -> dict[str, tuple[str, ...]]:
 def check_cycles(nodes: Sequence[Node], found: Mapping[str, Sequence[Edge]]) -> None:
     """A cycle of templates waiting for each other is an error that names it."""
     state: dict[str, int] = {}  # 1: on the path being walked, 2: done
-    path: list[tuple[str, Edge | None]] = []
-
-    def visit(key: str, via: Edge | None) -> None:
-        state[key] = 1
-        path.append((key, via))
-        for edge in found.get(key, ()):
-            if state.get(edge.parent) == 1:
-                raise _cycle_error(path, edge)
-            if edge.parent not in state:
-                visit(edge.parent, edge)
-        path.pop()
-        state[key] = 2
-
     for node in sorted(nodes, key=Node.sort_key):
-        if node.key not in state:
-            visit(node.key, None)
+        if node.key in state:
+            continue
+        # Walked without recursion: a chain of after edges may be longer than Python's stack.
+        state[node.key] = 1
+        path: list[tuple[str, Edge | None, Iterator[Edge]]] = [
+            (node.key, None, iter(found.get(node.key, ())))
+        ]
+        while path:
+            key, _, waits = path[-1]
+            edge = next(waits, None)
+            if edge is None:
+                state[key] = 2
+                path.pop()
+            elif state.get(edge.parent) == 1:
+                raise _cycle_error([(k, via) for k, via, _ in path], edge)
+            elif edge.parent not in state:
+                state[edge.parent] = 1
+                path.append((edge.parent, edge, iter(found.get(edge.parent, ()))))
 
 
 def _cycle_error(path: list[tuple[str, Edge | None]], closing: Edge) -> ProblemsError:

@@ -12,6 +12,7 @@ import pytest
 from pargen.config import resolve
 from pargen.errors import ProblemsError
 from pargen.plan.formats import as_json, as_table
+from pargen.plan.graph import Edge, Node, check_cycles
 from pargen.plan.jobs import Plan, make_plan
 from tests.helpers import write_tree
 from tests.plan.test_changes import commit_all, git
@@ -214,4 +215,19 @@ def test_patterns_that_name_nothing_are_warnings(tmp_path: Path) -> None:
         "relative to ROOT)",
         f"{tmp_path}/pargen.hcl:4:1: after 'missing' names no template (paths are "
         "relative to ROOT)",
+    ]
+
+
+def test_a_cycle_at_the_end_of_a_long_chain_is_found(tmp_path: Path) -> None:
+    # Longer than Python's recursion limit: the walk must not recurse.
+    count = 5000
+    nodes = [Node(f"t{i}", f"t{i}", None, True, f"t{i}", True) for i in range(count)]
+    found = {f"t{i}": [Edge(f"t{i + 1}", "after")] for i in range(count - 1)}
+    check_cycles(nodes, found)
+    found[f"t{count - 1}"] = [Edge(f"t{count - 2}", "after")]
+    with pytest.raises(ProblemsError) as caught:
+        check_cycles(nodes, found)
+    assert caught.value.lines == [
+        f"t{count - 2}: templates wait for each other in a cycle: t{count - 2} waits for "
+        f"t{count - 1} (after) waits for t{count - 2} (after); remove one of these edges"
     ]
