@@ -78,7 +78,7 @@ plan_options = _options(
         help="As packer's.",
     ),
     click.option(
-        "--flat/--no-flat", default=None, help="Ignore the image hierarchy (pargen.hcl: flat)."
+        "--flat/--no-flat", default=None, help="Ignore directory nesting (pargen.hcl: flat)."
     ),
     click.option(
         "--changed-since",
