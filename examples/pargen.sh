@@ -219,9 +219,10 @@ begin_attempt() {  # NUMBER SLOT HOST
   [[ -f $log ]] && offset=$(stat -c %s "$log")
   export PARGEN_JOB_ID=${field[0]} PARGEN_SLOT=$2
   if [[ -n ${HCP_CLIENT_ID:-} && -z ${HCP_PACKER_BUILD_FINGERPRINT:-} ]]; then
-    # One HCP fingerprint per template and run, shared by its -only builds.
+    # One HCP fingerprint per template (and matrix var file) and run, shared by its -only
+    # builds.
     local sum
-    sum=$(printf '%s/%s' "${field[1]}" "${field[2]}" | cksum)
+    sum=$(printf '%s/%s' "${field[1]}" "${field[2]}" "${field[@]:6}" | cksum)
     export HCP_PACKER_BUILD_FINGERPRINT=pargen-${PARGEN_RUN_ID}-${sum%% *}
   fi
   argv=(build -color=false -on-error=cleanup "-only=${field[3]}" "${field[@]:6}" "${field[2]}")
@@ -529,6 +530,8 @@ declare -a JOB_RANK=(0 1 2 3 7 8 4 5 6 9 10 11 12 13)
 # Var files given to every job (relative paths are relative to the tree root).
 # shellcheck disable=SC2016
 readonly VAR_FILES=()
+# The var file of each job of a build matrix, given after VAR_FILES (same rule for paths).
+declare -a JOB_VAR_FILE=()
 
 # --- Groups: machine-wide counting semaphores ------------------------------------------------
 # GROUP_NAME[N] names the semaphore (pargen.NAME), GROUP_LIMIT[N] is its machine-wide limit.
@@ -538,6 +541,8 @@ GROUP_NAME[1]=aws GROUP_LIMIT[1]=2
 # --- Templates that need "packer init" (run once each, serially, before any build) -----------
 # shellcheck disable=SC2016
 readonly INIT_DIRS=()
+# shellcheck disable=SC2016
+readonly INIT_TARGETS=()
 readonly INIT_LOGS=()
 
 # --- The run's record -------------------------------------------------------------------------
@@ -709,6 +714,53 @@ readonly PLAN_JSON_TAIL=',
       "source_type": "null",
       "workdir": "legacy",
       "target": "app.json"
+    }
+  ],
+  "templates": [
+    {
+      "template": "base",
+      "var_file": null,
+      "jobs": 3,
+      "after": []
+    },
+    {
+      "template": "base/db",
+      "var_file": null,
+      "jobs": 2,
+      "after": [
+        {
+          "template": "base",
+          "because": "nested directory"
+        }
+      ]
+    },
+    {
+      "template": "base/web",
+      "var_file": null,
+      "jobs": 3,
+      "after": [
+        {
+          "template": "base",
+          "because": "nested directory"
+        }
+      ]
+    },
+    {
+      "template": "base/web/nginx",
+      "var_file": null,
+      "jobs": 3,
+      "after": [
+        {
+          "template": "base/web",
+          "because": "nested directory"
+        }
+      ]
+    },
+    {
+      "template": "legacy/app.json",
+      "var_file": null,
+      "jobs": 2,
+      "after": []
     }
   ],
   "var_files": [],
@@ -1142,16 +1194,18 @@ handle_event() {  # TIME-US KIND NUMBER FIELDS...
 }
 
 # packer init runs once per template, serially, before any build: it is not safe to run
-# concurrently. Each runs in its own process group so that a stop reaches it at once.
+# concurrently. Each runs in its own process group so that a stop reaches it at once. A file
+# built on its own is given to it as a file: its directory may not load as a whole.
 run_inits() {
-  local i dir log pid rc n ts kind
+  local i dir target log pid rc n ts kind
   for i in "${!INIT_DIRS[@]}"; do
     ((stopping)) && return 0
-    dir=${INIT_DIRS[i]} log=$PARGEN_RUN_DIR/logs/${INIT_LOGS[i]}
+    dir=${INIT_DIRS[i]} target=${INIT_TARGETS[i]} log=$PARGEN_RUN_DIR/logs/${INIT_LOGS[i]}
+    [[ $target == . ]] || dir+=/$target
     say "packer init $dir"
     (
       trap - INT TERM HUP
-      cd "$PARGEN_ROOT/$dir" && exec setsid "$PARGEN_PACKER" init .
+      cd "$PARGEN_ROOT/${INIT_DIRS[i]}" && exec setsid "$PARGEN_PACKER" init "$target"
     ) </dev/null >>"$log" 2>&1 4>&- &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
@@ -1171,7 +1225,8 @@ run_inits() {
     ((rc == 0)) && continue
     say "FAILED packer init $dir (exit $rc); its builds fail; log: $log"
     for n in "${!JOB_DIR[@]}"; do
-      [[ ${JOB_DIR[n]} == "$dir" && ${STATE[n]} == waiting ]] || continue
+      [[ ${JOB_DIR[n]} == "${INIT_DIRS[i]}" && ${JOB_TARGET[n]} == "$target" ]] || continue
+      [[ ${STATE[n]} == waiting ]] || continue
       BLOCKER[n]=init
       finish_job "$n" failed "$rc"
       failures=$((failures + 1))
@@ -1372,7 +1427,7 @@ write_job_files() {
   local -a extra
   for ((n = 1; n <= JOB_COUNT; n++)); do
     extra=()
-    for f in "${VAR_FILES[@]}"; do
+    for f in "${VAR_FILES[@]}" ${JOB_VAR_FILE[n]+"${JOB_VAR_FILE[n]}"}; do
       [[ $f == /* ]] || f=$PARGEN_ROOT/$f
       extra+=("-var-file=$f")
     done

@@ -20,7 +20,7 @@ import click
 from pargen import __version__
 from pargen.config import Config, resolve
 from pargen.errors import ExitCode, PargenError
-from pargen.plan.formats import FORMATTERS, nothing_planned
+from pargen.plan.formats import FORMATTERS, nothing_planned, unused_summary
 from pargen.plan.inputs import InputHashes
 from pargen.plan.jobs import Plan, make_plan
 from pargen.render import PATH_OPTIONS, ScriptLocation, render_script
@@ -63,7 +63,10 @@ root_argument = click.argument("root", default=".", type=click.Path(file_okay=Fa
 
 plan_options = _options(
     click.option(
-        "--exclude", multiple=True, metavar="GLOB", help="Skip directories matching GLOB."
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Skip directories and template files matching GLOB (relative to ROOT).",
     ),
     click.option("--only", multiple=True, metavar="GLOB", help="Keep jobs whose id or name match."),
     click.option("--except", "except_", multiple=True, metavar="GLOB", help="Drop matching jobs."),
@@ -78,12 +81,18 @@ plan_options = _options(
         help="As packer's.",
     ),
     click.option(
-        "--flat/--no-flat", default=None, help="Ignore the image hierarchy (pargen.hcl: flat)."
+        "--flat/--no-flat", default=None, help="Ignore directory nesting (pargen.hcl: flat)."
     ),
     click.option(
         "--changed-since",
         metavar="REF",
         help="Only templates changed since git REF (merge base), and those below them.",
+    ),
+    click.option(
+        "--matrix-var-files",
+        multiple=True,
+        metavar="GLOB",
+        help="Plan every template once per var file matching GLOB (a build matrix).",
     ),
 )
 
@@ -140,10 +149,18 @@ def _config(root: str, options: dict[str, Any]) -> Config:
     return resolve(Path(root), cli)
 
 
-def _plan(root: str, config: Config, *, hash_inputs: bool = False) -> Plan:
+def _plan(
+    root: str, config: Config, *, hash_inputs: bool = False, unused_sources: bool = False
+) -> Plan:
     plan = make_plan(root, config.plan, os.environ, hash_inputs=hash_inputs)
     for warning in plan.warnings:
         click.echo(f"pargen: warning: {warning}", err=True)
+    if unused_sources:
+        for source in plan.unused_sources:
+            click.echo(f"pargen: warning: {source}", err=True)
+    elif plan.unused_sources:
+        # Variables often choose the sources (sources = var.enabled): one line, not one each.
+        click.echo(f"pargen: warning: {unused_summary(plan)}", err=True)
     return plan
 
 
@@ -160,10 +177,17 @@ def cli() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True
 )
-def plan(root: str, fmt: str, **options: Any) -> None:
-    """Print the job list of the tree at ROOT."""
+@click.option(
+    "--unused-sources", is_flag=True, help="List the sources no build uses, one per line."
+)
+@run_options
+def plan(root: str, fmt: str, unused_sources: bool, **options: Any) -> None:
+    """Print the job list of the tree at ROOT, with the limits render and exec would use."""
     config = _config(root, options)
-    click.echo(FORMATTERS[fmt](_plan(root, config)), nl=False)
+    planned = _plan(root, config, unused_sources=unused_sources)
+    for note in planned.notes:
+        click.echo(f"pargen: note: {note}", err=True)
+    click.echo(FORMATTERS[fmt](planned, config.run), nl=False)
 
 
 def _given_options(ctx: click.Context, skip: frozenset[str]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +33,26 @@ class Group:
 
 
 @dataclass(frozen=True)
+class TemplateRule:
+    """A ``template "GLOB" { ... }`` block of pargen.hcl: how to plan the templates it names."""
+
+    pattern: str
+    """A glob over template paths relative to ROOT (``*`` crosses ``/``). A directory's rule
+    also names the templates of its files when they are built one by one."""
+    path: str
+    line: int
+    col: int
+    read: str | None = None
+    """``whole`` or ``per-file``: how to read the directory; None lets pargen decide."""
+    matrix_var_files: tuple[str, ...] | None = None
+    """Absolute paths of the build matrix var files; None: not set here."""
+    after: tuple[str, ...] = ()
+    """Globs over template paths: the templates these must wait for."""
+    nesting: bool | None = None
+    """False: templates below this directory do not wait for the ones above them."""
+
+
+@dataclass(frozen=True)
 class PlanOptions:
     exclude: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
@@ -45,6 +65,9 @@ class PlanOptions:
     """Keep only templates changed since this git revision, and the templates below them."""
     skip_unchanged: bool = False
     """Drop jobs whose inputs are those of their last successful build here."""
+    matrix_var_files: tuple[str, ...] = ()
+    """Absolute paths: plan every template once per var file (a build matrix)."""
+    templates: tuple[TemplateRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +216,7 @@ def read_config_file(root: Path) -> tuple[dict[str, _Located], list[Problem]]:
         return {}, [Problem(shown, line, col, f"not valid HCL: {first}")]
     located: dict[str, _Located] = {}
     problems: list[Problem] = []
-    known = ", ".join(sorted([*_SCALARS, *_LISTS, "group"]))
+    known = ", ".join(sorted([*_SCALARS, *_LISTS, "group", "template"]))
     for key, value in data.items():
         if key.startswith("__"):  # python-hcl2's own entries (comments, block markers)
             continue
@@ -202,6 +225,9 @@ def read_config_file(root: Path) -> tuple[dict[str, _Located], list[Problem]]:
         where = Problem(shown, line, col, "")
         if key == "group":
             located[key] = _Located(_read_groups(value, text, shown, problems), where)
+            continue
+        if key == "template":
+            located[key] = _Located(_read_rules(value, text, shown, root, problems), where)
             continue
         if key not in _SCALARS and key not in _LISTS:
             problems.append(_at(where, f"unknown setting {key!r}; known settings: {known}"))
@@ -219,9 +245,12 @@ def _at(where: Problem, message: str) -> Problem:
     return Problem(where.path, where.line, where.col, message)
 
 
-def _read_groups(raw: Any, text: str, shown: str, problems: list[Problem]) -> tuple[Group, ...]:
-    groups: list[Group] = []
-    places = _lines_of(text, "group")
+def _labelled_blocks(
+    raw: Any, text: str, block_type: str, shown: str, example: str, problems: list[Problem]
+) -> Iterator[tuple[str, dict[str, Any], Problem]]:
+    """Each ``block_type "label" { ... }`` block: its label, body and place; ``example`` shows
+    how one is written, for a block without exactly one label."""
+    places = _lines_of(text, block_type)
     blocks = raw if isinstance(raw, list) else [raw]
     for index, block in enumerate(blocks):
         line, col = places[index] if index < len(places) else (0, 0)
@@ -232,16 +261,20 @@ def _read_groups(raw: Any, text: str, shown: str, problems: list[Problem]) -> tu
             else []
         )
         if len(labelled) != 1:
-            problems.append(
-                _at(where, 'group needs exactly one label: group "name" { limit = 2 ... }')
-            )
+            problems.append(_at(where, f"{block_type} needs exactly one label: {example}"))
             continue
         label, body = labelled[0]
         name = _unquote(label)
         if any(k.startswith('"') for k in body):
-            problems.append(_at(where, f"group {name!r} takes exactly one label"))
+            problems.append(_at(where, f"{block_type} {name!r} takes exactly one label"))
             continue
-        body = {k: _unquote(v) for k, v in body.items() if not k.startswith("__")}
+        yield name, {k: _unquote(v) for k, v in body.items() if not k.startswith("__")}, where
+
+
+def _read_groups(raw: Any, text: str, shown: str, problems: list[Problem]) -> tuple[Group, ...]:
+    groups: list[Group] = []
+    example = 'group "name" { limit = 2 ... }'
+    for name, body, where in _labelled_blocks(raw, text, "group", shown, example, problems):
         group = _group(name, body, where, problems)
         if group is None:
             continue
@@ -250,6 +283,87 @@ def _read_groups(raw: Any, text: str, shown: str, problems: list[Problem]) -> tu
             continue
         groups.append(group)
     return tuple(groups)
+
+
+_READ_MODES = ("whole", "per-file")
+
+
+def _read_rules(
+    raw: Any, text: str, shown: str, root: Path, problems: list[Problem]
+) -> tuple[TemplateRule, ...]:
+    rules: list[TemplateRule] = []
+    example = 'template "images/*" { after = ["base"] }'
+    for pattern, body, where in _labelled_blocks(raw, text, "template", shown, example, problems):
+        rule = _rule(pattern, body, where, root, problems)
+        if rule is not None:
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _rule(
+    pattern: str, body: dict[str, Any], where: Problem, root: Path, problems: list[Problem]
+) -> TemplateRule | None:
+    what = f"template {pattern!r}"
+    unknown = sorted(set(body) - {"read", "matrix_var_files", "after", "nesting"})
+    if unknown:
+        problems.append(
+            _at(
+                where,
+                f"{what}: unknown key {unknown[0]!r}; use read, matrix_var_files, after, nesting",
+            )
+        )
+        return None
+    read = body.get("read")
+    if read is not None and read not in _READ_MODES:
+        problems.append(_at(where, f'{what}: read = {read!r}; use "whole" or "per-file"'))
+        return None
+    matrix = body.get("matrix_var_files")
+    after = body.get("after", [])
+    if (matrix is not None and not _string_list(matrix)) or not _string_list(after):
+        problems.append(_at(where, f"{what}: give matrix_var_files and after as lists of globs"))
+        return None
+    nesting = body.get("nesting")
+    if nesting is not None and not isinstance(nesting, bool):
+        problems.append(_at(where, f"{what}: set nesting to true or false"))
+        return None
+    return TemplateRule(
+        pattern,
+        where.path,
+        where.line,
+        where.col,
+        read=read,
+        matrix_var_files=(
+            None if matrix is None else matrix_files(matrix, root, "ROOT", where, problems)
+        ),
+        after=tuple(after),
+        nesting=nesting,
+    )
+
+
+def matrix_files(
+    patterns: Sequence[str], base: Path, base_name: str, where: Problem, problems: list[Problem]
+) -> tuple[str, ...]:
+    """The files the globs (``**`` for any depth, relative to ``base``) name, as absolute
+    paths sorted by path; a glob that names no file is a problem."""
+    found: set[str] = set()
+    for pattern in patterns:
+        given = Path(pattern)
+        start, rest = (
+            (Path(given.anchor), given.relative_to(given.anchor)) if given.anchor else (base, given)
+        )
+        try:
+            matched = [path for path in start.glob(str(rest)) if path.is_file()]
+        except ValueError:  # an empty or malformed glob
+            matched = []
+        if not matched:
+            problems.append(
+                _at(
+                    where,
+                    f"{pattern!r} names no var file (it is relative to {base_name}); fix the glob",
+                )
+            )
+        found.update(str(path.absolute()) for path in matched)
+    return tuple(sorted(found))
 
 
 def _group(
@@ -353,6 +467,10 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
             )
         if key == "sshlogin":
             values[key] = _sshlogins(values[key], where, problems)
+    # The command line's build matrix is for every template; pargen.hcl sets one per template.
+    matrix = cli.get("matrix_var_files") or ()
+    where = Problem("--matrix-var-files", 0, 0, "")
+    matrix_var_files = matrix_files(matrix, Path.cwd(), "the current directory", where, problems)
     if problems:
         raise ProblemsError(problems)
     groups = file_values["group"].value if "group" in file_values else ()
@@ -389,5 +507,7 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
         flat=values.get("flat") == "true",
         changed_since=cli.get("changed_since"),
         skip_unchanged=bool(cli.get("skip_unchanged")),
+        matrix_var_files=matrix_var_files,
+        templates=file_values["template"].value if "template" in file_values else (),
     )
     return Config(plan=plan, run=run)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import math
@@ -17,9 +16,10 @@ from typing import Any
 import jinja2
 
 from pargen import __version__
-from pargen.config import Group, RunSettings
+from pargen.config import RunSettings
 from pargen.dotdir import GITIGNORE
 from pargen.plan.formats import plan_dict
+from pargen.plan.groups import job_group, limits_summary
 from pargen.plan.ids import joblog_label, slug
 from pargen.plan.jobs import Job, Plan
 from pargen.tools import git
@@ -42,6 +42,8 @@ class ScriptJob:
     group: int
     after: str
     vars: tuple[str, ...]
+    var_file: str
+    """The job's build matrix var file, relative to ROOT when inside it; "" for none."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class ScriptGroup:
 @dataclass(frozen=True)
 class ScriptInit:
     dir: str
+    target: str
     log: str
 
 
@@ -104,7 +107,7 @@ def render_script(
     root = Path(plan.root).resolve()
     root_from_script = Path(os.path.relpath(root, location.directory.resolve())).as_posix()
     groups, job_groups = _groups(plan.jobs, settings)
-    jobs = _script_jobs(plan.jobs, job_groups)
+    jobs = _script_jobs(plan.jobs, job_groups, root)
     halt_when, halt_failures = _halt(settings.halt, len(jobs))
     words = [root_from_script, *paths_relative_to(command_args, location.directory)]
     plan_head, plan_tail = plan_json_parts(plan, command_args)
@@ -115,7 +118,7 @@ def render_script(
         + "   # in this script's directory",
         "check_command": shlex.join(["pargen", "check", *words, location.name]),
         "template_count": len({j.template for j in plan.jobs}),
-        "limits_summary": _limits_summary(settings, groups),
+        "limits_summary": limits_summary(settings, [(g.name, g.limit) for g in groups]),
         "pipeline_id": settings.pipeline_id or default_pipeline_id(root),
         "on_overlap": settings.on_overlap,
         "slots_spec": settings.jobs,
@@ -187,7 +190,7 @@ def plan_json_parts(plan: Plan, command_args: Sequence[str]) -> tuple[str, str]:
     return head + '"root": ', tail
 
 
-def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[ScriptJob]:
+def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int], root: Path) -> list[ScriptJob]:
     numbers = {job.id: index for index, job in enumerate(jobs, start=1)}
     logs = log_names(jobs)
     return [
@@ -195,13 +198,14 @@ def _script_jobs(jobs: Sequence[Job], job_groups: dict[str, int]) -> list[Script
             number=numbers[job.id],
             id=job.id,
             dir=job.workdir,
-            target=f"./{job.target}" if job.target.startswith("-") else job.target,
+            target=_target(job.target),
             only=job.only,
             name=job.name,
             log=logs[job.id],
             group=job_groups.get(job.id, 0),
             after=" ".join(str(numbers[a]) for a in job.after if a in numbers),
             vars=tuple(f"{k}={v}" for k, v in job.vars),
+            var_file="" if job.var_file is None else _var_file(root, str(root / job.var_file)),
         )
         for job in jobs
     ]
@@ -245,27 +249,14 @@ def _groups(jobs: Sequence[Job], settings: RunSettings) -> tuple[list[ScriptGrou
     numbers: dict[str, int] = {}
     job_groups: dict[str, int] = {}
     for job in jobs:
-        group = _configured_group(job, settings.groups)
-        if group is not None:
-            key, name, limit = f"config:{group.name}", group.name, group.limit
-        elif settings.group_limit is not None:
-            key, name, limit = f"type:{job.source_type}", job.source_type, settings.group_limit
-        else:
+        group = job_group(job, settings)
+        if group is None:
             continue
-        if key not in numbers:
-            numbers[key] = len(groups) + 1
-            groups.append(ScriptGroup(numbers[key], name, limit))
-        job_groups[job.id] = numbers[key]
+        if group.key not in numbers:
+            numbers[group.key] = len(groups) + 1
+            groups.append(ScriptGroup(numbers[group.key], group.name, group.limit))
+        job_groups[job.id] = numbers[group.key]
     return groups, job_groups
-
-
-def _configured_group(job: Job, groups: Sequence[Group]) -> Group | None:
-    for group in groups:
-        if any(fnmatch.fnmatchcase(job.source_type, t) for t in group.types) or any(
-            fnmatch.fnmatchcase(job.id, n) or fnmatch.fnmatchcase(job.name, n) for n in group.names
-        ):
-            return group
-    return None
 
 
 def _halt(halt: str, total: int) -> tuple[str, int]:
@@ -286,26 +277,20 @@ def _parallel_limits(settings: RunSettings) -> list[str]:
     return args
 
 
-def _limits_summary(settings: RunSettings, groups: Sequence[ScriptGroup]) -> str:
-    parts = [f"jobs {settings.jobs}"]
-    if settings.load is not None:
-        parts.append(f"load {settings.load}")
-    if settings.memfree is not None:
-        parts.append(f"memfree {settings.memfree}")
-    if settings.delay:
-        parts.append(f"delay {settings.delay:g}s")
-    if settings.timeout is not None:
-        parts.append(f"timeout {settings.timeout:g}s")
-    parts.append(f"retries {settings.retries}")
-    parts.append(f"halt {settings.halt}")
-    parts.append(f"grace {settings.grace:g}s")
-    parts.extend(f"group {g.name} {g.limit}" for g in groups)
-    return ", ".join(parts)
+def _target(target: str) -> str:
+    """The path argument of ``packer build``, never read as an option."""
+    return f"./{target}" if target.startswith("-") else target
 
 
 def _inits(jobs: Sequence[Job]) -> list[ScriptInit]:
-    dirs = sorted({job.workdir for job in jobs if job.needs_init})
-    return [ScriptInit(dir=d, log=f"init-{slug(d)}.log") for d in dirs]
+    """One packer init per template directory, or per file built on its own."""
+    found = sorted({(job.workdir, job.target, job.template) for job in jobs if job.needs_init})
+    return [ScriptInit(d, _target(t), init_log(template)) for d, t, template in found]
+
+
+def init_log(template: str) -> str:
+    """The log file of a template's packer init, under the run directory's logs/."""
+    return f"init-{slug(template)}.log"
 
 
 def _var_file(root: Path, path: str) -> str:

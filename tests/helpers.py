@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,3 +34,16 @@ def git(cwd: Path, *args: str) -> str:
         timeout=60,
     )
     return done.stdout.strip()
+
+
+def pargen_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command line run in ``cwd``, with its one-line errors and exit codes."""
+    return subprocess.run(
+        [sys.executable, "-m", "pargen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

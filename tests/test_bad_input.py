@@ -762,14 +762,18 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
 # -- what Packer accepts is not an error -----------------------------------------------------
 
 NOTHING = "no jobs planned under .\n"
-ONE_JOB = ".  (1 job)\n  .:null.a\n1 job in 1 template(s)\n"
+NO_BUILDS = NOTHING + ".  (no builds)\n"
+ONE_JOB = (
+    ".  (1 job)\n  .:null.a\n1 job in 1 template(s)\n"
+    "limits: jobs 100%, retries 0, halt never, grace 900s\n"
+)
 ACCEPTED = [
-    Case("empty-pkr-hcl", {"b.pkr.hcl": ""}, (), stdout=NOTHING),
+    Case("empty-pkr-hcl", {"b.pkr.hcl": ""}, (), stdout=NO_BUILDS),
     Case("empty-beside-a-template", {"b.pkr.hcl": "", "c.pkr.hcl": GOOD}, (), stdout=ONE_JOB),
-    Case("only-a-comment", {"b.pkr.hcl": "# only a comment\n"}, (), stdout=NOTHING),
+    Case("only-a-comment", {"b.pkr.hcl": "# only a comment\n"}, (), stdout=NO_BUILDS),
     Case("utf8-byte-order-mark", {"b.pkr.hcl": "\ufeff" + GOOD}, (), stdout=ONE_JOB),
-    Case("empty-json-object", {"b.pkr.json": "{}\n"}, (), stdout=NOTHING),
-    Case("empty-json-list", {"b.pkr.json": "[]\n"}, (), stdout=NOTHING),
+    Case("empty-json-object", {"b.pkr.json": "{}\n"}, (), stdout=NO_BUILDS),
+    Case("empty-json-list", {"b.pkr.json": "[]\n"}, (), stdout=NO_BUILDS),
     # Files Packer ignores do not make a template: with no other, ROOT holds none (below).
     Case(
         "ignored-beside-a-template",

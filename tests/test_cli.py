@@ -90,9 +90,10 @@ def test_plan_prints_a_table_by_default(tmp_path: Path) -> None:
         ".  (2 jobs)\n"
         "  .:null.a\n"
         "  .:null.b\n"
-        "web  (1 job, after .)\n"
+        "web  (1 job, after . (nested directory))\n"
         "  web:web.null.a\n"
-        "3 jobs in 2 template(s)\n",
+        "3 jobs in 2 template(s)\n"
+        "limits: jobs 100%, retries 0, halt never, grace 900s\n",
         "",
     )
 
@@ -181,7 +182,9 @@ def test_plan_exit_codes_through_main(tmp_path: Path) -> None:
     write_tree(tmp_path, TREE)
     done = run_pargen("plan", ".", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.endswith("3 jobs in 2 template(s)\n")
+    assert done.stdout.endswith(
+        "3 jobs in 2 template(s)\nlimits: jobs 100%, retries 0, halt never, grace 900s\n"
+    )
 
 
 # -- version and usage -----------------------------------------------------------------------

@@ -31,8 +31,8 @@ EXPECTED = {
 }
 KNOWN = (
     "delay, except, exclude, flat, grace, group, group_limit, halt, jobs, load, max_jobs, "
-    "memfree, on_overlap, only, pipeline_id, retries, ssh, sshlogin, sshloginfile, timeout, "
-    "var_files"
+    "memfree, on_overlap, only, pipeline_id, retries, ssh, sshlogin, sshloginfile, template, "
+    "timeout, var_files"
 )
 
 

@@ -15,7 +15,7 @@ import pytest
 from pargen import __version__
 from pargen.render import shell_word
 from tests.shellchecks import each_shellcheck
-from tests.trees import render, step, write_tree
+from tests.trees import null_template, render, step, write_tree
 
 PARGEN = str(Path(sys.executable).parent / "pargen")
 
@@ -166,6 +166,18 @@ def _init_dirs(root: Path) -> list[str]:
     return []
 
 
+def _layouts(root: Path) -> list[str]:
+    """Files built one by one (with packer init each) and a build matrix of hostile names."""
+    write_tree(root, TREE)
+    plugged = null_template({"p": step("p")}, required_plugins=True)
+    for name in ("$(touch pwned) a.pkr.hcl", "-b 'q'.pkr.hcl"):
+        (root / "web" / name).write_text('variable "v" {\n  default = 1\n}\n' + plugged)
+    (root / "web" / "build.pkr.hcl").unlink()
+    for name in ("$(touch pwned) it's.pkrvars.hcl", '`x` "d".pkrvars.hcl'):
+        (root / name).write_text("", encoding="utf-8")
+    return ["--matrix-var-files", str(root / "*.pkrvars.hcl")]
+
+
 def _hostile(root: Path) -> list[str]:
     hostile = "n $(touch pwned) `touch pwned` 'q' \"d\"; * ? [a] ,c"
     write_tree(root, {"$(touch pwned) it's * [x]": {hostile: step("h")}})
@@ -188,6 +200,7 @@ TREES: dict[str, Callable[[Path], list[str]]] = {
     "vars": _vars,
     "var-files": _var_files,
     "init-dirs": _init_dirs,
+    "layouts": _layouts,
     "hostile-names": _hostile,
     "limits": _limits,
 }

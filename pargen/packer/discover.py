@@ -34,16 +34,40 @@ class TemplateSource:
     """Template files in Packer's load order (.pkr.hcl first, then .pkr.json, each sorted)."""
     auto_var_files: tuple[Path, ...] = ()
     """*.auto.pkrvars.hcl then *.auto.pkrvars.json, sorted: later ones override earlier."""
+    as_file: bool = False
+    """An HCL2 file built on its own (``packer build FILE``): ``rel`` is the file's path."""
+    excluded: tuple[str, ...] = ()
+    """Names of files in ``files`` that --exclude names: left out only when each file of the
+    directory is built on its own (Packer loads every file of a directory it is given)."""
 
     @property
     def target(self) -> str:
         """The path argument of ``packer build``, relative to ``directory``."""
-        return "." if self.kind == "hcl" else self.files[0].name
+        return "." if self.kind == "hcl" and not self.as_file else self.files[0].name
 
     @property
     def workdir(self) -> str:
         """``directory`` relative to ROOT ('.' for ROOT)."""
-        return self.rel if self.kind == "hcl" else posix_parent(self.rel)
+        return self.rel if self.target == "." else posix_parent(self.rel)
+
+    def file_template(self, path: Path) -> TemplateSource:
+        """One file of this directory as a template of its own: no siblings, no auto var files."""
+        return TemplateSource(
+            rel=path.name if self.rel == "." else f"{self.rel}/{path.name}",
+            kind="hcl",
+            directory=self.directory,
+            files=(path,),
+            as_file=True,
+        )
+
+
+@dataclass(frozen=True)
+class Discovery:
+    templates: list[TemplateSource]
+    """Sorted by path."""
+    problems: list[Problem]
+    unmatched: tuple[str, ...]
+    """Exclude patterns that named no directory or template file."""
 
 
 def posix_parent(rel: str) -> str:
@@ -61,13 +85,21 @@ def display_path(root: Path, path: Path) -> str:
 
 def discover(root: Path, exclude: Iterable[str] = ()) -> tuple[list[TemplateSource], list[Problem]]:
     """Every template under ``root`` sorted by path, and the problems met on the way."""
+    found = discover_tree(root, exclude)
+    return found.templates, found.problems
+
+
+def discover_tree(root: Path, exclude: Iterable[str] = ()) -> Discovery:
+    """As :func:`discover`, and which exclude patterns named nothing."""
     if not root.is_dir():
         raise ProblemsError(
             [Problem(str(root), 0, 0, "not a directory: give the root of a template tree")]
         )
     walker = _Walker(root.absolute(), tuple(exclude))
     walker.walk(walker.root, ".", ())
-    return sorted(walker.found, key=lambda t: _sort_key(t.rel)), walker.problems
+    templates = sorted(walker.found, key=lambda t: _sort_key(t.rel))
+    unmatched = tuple(p for p in walker.exclude if p not in walker.matched)
+    return Discovery(templates, walker.problems, unmatched)
 
 
 def _sort_key(rel: str) -> tuple[str, ...]:
@@ -82,12 +114,16 @@ class _Walker:
         self.found: list[TemplateSource] = []
         self.problems: list[Problem] = []
         self.seen_real: dict[str, str] = {}
+        self.matched: set[str] = set()
 
     def excluded(self, rel: str, name: str) -> bool:
-        return any(
-            fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
+        hits = {
+            pattern
             for pattern in self.exclude
-        )
+            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
+        }
+        self.matched |= hits
+        return bool(hits)
 
     def walk(self, directory: Path, rel: str, stack: tuple[str, ...]) -> None:
         real = os.path.realpath(directory)
@@ -138,11 +174,13 @@ class _Walker:
         )
 
     def skipped_dir(self, name: str, rel: str) -> bool:
+        # Asked first, so that a pattern naming a directory skipped anyway still counts as used.
+        excluded = self.excluded(rel, name)
         return (
             name.startswith(".")
             or name in SKIPPED_DIR_NAMES
             or name.startswith("output-")
-            or self.excluded(rel, name)
+            or excluded
         )
 
     def collect_templates(self, directory: Path, rel: str, entries: list[os.DirEntry[str]]) -> None:
@@ -184,13 +222,19 @@ class _Walker:
                     )
                 )
         if is_template:
+            files = (*hcl, *hcl_json)
             self.found.append(
                 TemplateSource(
                     rel=rel,
                     kind="hcl",
                     directory=directory,
-                    files=(*hcl, *hcl_json),
+                    files=files,
                     auto_var_files=(*auto_hcl, *auto_json),
+                    excluded=tuple(
+                        p.name
+                        for p in files
+                        if self.excluded(p.name if rel == "." else f"{rel}/{p.name}", p.name)
+                    ),
                 )
             )
         for path in legacy:

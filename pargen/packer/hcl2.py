@@ -26,6 +26,7 @@ from pargen.packer.expressions import (
     Where,
     evaluate,
 )
+from pargen.packer.hcp import Bucket, read_links
 from pargen.packer.json_syntax import JsonBody
 from pargen.packer.json_text import JsonSyntaxError, parse_json
 from pargen.packer.native_syntax import (
@@ -37,6 +38,7 @@ from pargen.packer.native_syntax import (
     each_error,
     parse_native,
 )
+from pargen.packer.outputs import output_directory, output_scope
 from pargen.packer.values import ConversionError, Value, elements, is_sequence, kind, to_string
 from pargen.packer.variables import (
     Declaration,
@@ -49,8 +51,9 @@ from pargen.packer.variables import (
 
 T = TypeVar("T")
 P = ParamSpec("P")
-FoundBuild = tuple[str, str, Where]
-"""Full build name, source type, and where the reference to the source is."""
+FoundBuild = tuple[str, str, Where, str | None]
+"""Full build name, source type, where the reference to the source is, and the output
+directory its builder writes (relative to where Packer runs; None: none or unknown)."""
 
 _NESTED_NAME = Scope(place="in the name of a source block inside a build (it must be a literal)")
 
@@ -63,6 +66,8 @@ class SourceUse:
     name: str
     local_name: str
     where: Where
+    body: Body | None = None
+    """What the build adds to the source's body (a nested or dynamic source block's)."""
 
 
 @dataclass
@@ -72,13 +77,31 @@ class HclReading:
     required_plugins: bool = False
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    unused_sources: list[Problem] = field(default_factory=list)
+    duplicates: list[Problem] = field(default_factory=list)
+    """Those of ``problems`` that are a declaration made again in another file: files that
+    cannot be loaded together."""
+    publishes: list[Bucket] = field(default_factory=list)
+    reads: list[Bucket] = field(default_factory=list)
 
 
 def read_hcl_directory(source: TemplateSource, root: Path, inputs: Inputs) -> HclReading:
+    bodies, problems = load_bodies(source.files, root)
+    if problems:
+        return HclReading(problems=problems)
+    return read_bodies(bodies, inputs)
+
+
+def load_bodies(files: tuple[Path, ...], root: Path) -> tuple[list[Body], list[Problem]]:
+    """The parsed files, each read once however many ways it is then evaluated."""
+    problems: list[Problem] = []
+    bodies = _load(files, root, problems)
+    return bodies, problems
+
+
+def read_bodies(bodies: list[Body], inputs: Inputs) -> HclReading:
+    """The builds of files loaded together, as Packer loads a directory (or one file)."""
     reading = HclReading()
-    bodies = _load(source, root, reading.problems)
-    if reading.problems:
-        return reading
     _Directory(bodies, inputs, reading).read()
     return reading
 
@@ -87,9 +110,9 @@ def problem(err: TemplateError) -> Problem:
     return Problem(err.where.path, err.where.line, err.where.col, err.message)
 
 
-def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[Body]:
+def _load(files: tuple[Path, ...], root: Path, problems: list[Problem]) -> list[Body]:
     bodies: list[Body] = []
-    for path in source.files:
+    for path in files:
         shown = display_path(root, path)
         is_json = path.name.endswith(".json")
         try:
@@ -123,9 +146,12 @@ class _Directory:
         self.inputs = inputs
         self.reading = reading
         self.sources: dict[tuple[str, str], Where] = {}
+        self.source_bodies: dict[tuple[str, str], Body] = {}
         self.used: set[tuple[str, str]] = set()
         self.scope = Scope()
         """What build names, sources lists and for_each see: var, local and functions."""
+        self.output_scope = Scope()
+        """What a source's output directory sees: also path."""
 
     def attempt(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
         """Run one step; a TemplateError becomes a problem and the reading goes on."""
@@ -159,17 +185,23 @@ class _Directory:
         if var_file_errors:
             self.reading.problems.extend(problem(err) for err in var_file_errors)
             return
-        locals_ = LocalValues(self.local_definitions(), variables)
+        definitions = self.local_definitions()
+        locals_ = LocalValues(definitions, variables)
         self.scope = Scope({"var": variables, "local": locals_}, functions=True, place="here")
+        self.output_scope = output_scope(definitions, variables)
         for block in self.top_blocks("source", 2):
-            self.add_source(block.labels[0], block.labels[1], block.where)
+            self.add_source(block.labels[0], block.labels[1], block.where, block.body)
         for block in self.top_blocks("dynamic", 1):
             self.attempt(self.top_dynamic, block)
-        for block in self.top_blocks("build", 0):
+        builds = list(self.top_blocks("build", 0))
+        for block in builds:
             self.attempt(self.build, block)
+        links = read_links(self.bodies, builds, self.scope)
+        self.reading.publishes, self.reading.reads = links.publishes, links.reads
+        self.reading.warnings.extend(links.warnings)
         for (source_type, name), where in self.sources.items():
             if (source_type, name) not in self.used:
-                self.reading.warnings.append(
+                self.reading.unused_sources.append(
                     Problem(
                         where.path,
                         where.line,
@@ -195,9 +227,7 @@ class _Directory:
             if first is None:
                 declarations[declaration.name] = declaration
                 continue
-            self.reading.problems.append(
-                _duplicate(declaration.where, f'variable "{declaration.name}"', first.where)
-            )
+            self.duplicate(declaration.where, f'variable "{declaration.name}"', first.where)
         return declarations
 
     def local_definitions(self) -> dict[str, Attribute]:
@@ -218,19 +248,22 @@ class _Directory:
             if first is None:
                 definitions[attribute.name] = attribute
                 continue
-            self.reading.problems.append(
-                _duplicate(attribute.where, f'local "{attribute.name}"', first.where)
-            )
+            self.duplicate(attribute.where, f'local "{attribute.name}"', first.where)
         return definitions
 
-    def add_source(self, source_type: str, name: str, where: Where) -> None:
+    def duplicate(self, where: Where, what: str, first: Where) -> None:
+        duplicate = _duplicate(where, what, first)
+        self.reading.problems.append(duplicate)
+        if where.path != first.path:
+            self.reading.duplicates.append(duplicate)
+
+    def add_source(self, source_type: str, name: str, where: Where, body: Body) -> None:
         first = self.sources.get((source_type, name))
         if first is not None:
-            self.reading.problems.append(
-                _duplicate(where, f'source block "{source_type}" "{name}"', first)
-            )
+            self.duplicate(where, f'source block "{source_type}" "{name}"', first)
             return
         self.sources[(source_type, name)] = where
+        self.source_bodies[(source_type, name)] = body
 
     def top_dynamic(self, block: Block) -> None:
         if block.labels[0] == "build":
@@ -242,8 +275,8 @@ class _Directory:
                 item = Unexpected("block type", block.labels[0], block.where)
                 raise TemplateError(block.where, _unexpected_message(item))
             return
-        for labels, _content, _iteration in self.expand(block, 2):
-            self.add_source(labels[0], labels[1], block.where)
+        for labels, content, _iteration in self.expand(block, 2):
+            self.add_source(labels[0], labels[1], block.where, content)
 
     def build(self, block: Block) -> None:
         name_attr = block.body.attribute("name")
@@ -283,7 +316,9 @@ class _Directory:
             self.used.add(key)
             local = f"{use.type}.{use.local_name}"
             full = f"{build_name}.{local}" if build_name else local
-            self.reading.builds.append((full, use.type, use.where))
+            bodies = [self.source_bodies[key], *([use.body] if use.body is not None else [])]
+            output = output_directory(use.type, use.name, bodies, self.output_scope)
+            self.reading.builds.append((full, use.type, use.where, output))
 
     def inner_blocks(self, body: Body, block_type: str) -> list[Block]:
         """A build's one-label blocks of a type; a block with the wrong labels is a problem."""
@@ -328,7 +363,7 @@ class _Directory:
             # HCL-JSON a string taken verbatim, "${...}" included.
             expr = name_attr.expression(templates=False)
             local_name = self.string(expr, _NESTED_NAME, "the source name")
-        return [SourceUse(parts[0], parts[1], local_name or parts[1], block.where)]
+        return [SourceUse(parts[0], parts[1], local_name or parts[1], block.where, block.body)]
 
     def dynamic_sources(self, block: Block) -> list[SourceUse]:
         uses: list[SourceUse] = []
@@ -342,7 +377,7 @@ class _Directory:
             if name_attr is not None:
                 scope = Scope(iteration, place=_CONTENT_PLACE)
                 local_name = self.string(name_attr.expression(), scope, "the source name")
-            uses.append(SourceUse(parts[0], parts[1], local_name or parts[1], block.where))
+            uses.append(SourceUse(parts[0], parts[1], local_name or parts[1], block.where, content))
         return uses
 
     def expand(

@@ -2,8 +2,9 @@
 
 Every change keeps each line's number, so positions in messages stay true:
 
-- skim: the bodies of blocks that never decide a build name (top-level ``source`` and
-  ``data`` blocks; a build's provisioners and post-processors) become one comment. The
+- skim: the bodies of blocks that never decide a build name or an edge (top-level ``source``
+  and ``data`` blocks but those named below; a build's provisioners and post-processors)
+  become one comment. The
   parser is pure Python and costs ~10 µs per token, most of them in those bodies; a syntax
   error inside them is left for Packer to report when that build runs. The contents of
   ``required_plugins`` and of a variable's ``validation`` blocks go the same way.
@@ -28,9 +29,31 @@ BUILD_SKIPPED = frozenset(
         "post-processor",
         "post-processors",
         "error-cleanup-provisioner",
-        "hcp_packer_registry",
     }
 )
+# The source and data blocks whose bodies are read all the same: builders that write a local
+# output directory (pargen.packer.outputs), and HCP Packer's data sources, whose bucket makes
+# a template wait for another (pargen.packer.hcp).
+OUTPUT_BUILDERS = frozenset(
+    {
+        "hyperv-iso",
+        "hyperv-vmcx",
+        "lxc",
+        "parallels-iso",
+        "parallels-pvm",
+        "qemu",
+        "vagrant",
+        "virtualbox-iso",
+        "virtualbox-ovf",
+        "virtualbox-vm",
+        "vmware-iso",
+        "vmware-vmx",
+    }
+)
+HCP_READERS = frozenset(
+    {"hcp-packer-version", "hcp-packer-iteration", "hcp-packer-artifact", "hcp-packer-image"}
+)
+_READ = {"source": OUTPUT_BUILDERS, "data": HCP_READERS}
 
 _TOKEN = re.compile(
     r"""
@@ -257,7 +280,8 @@ class _Scanner:
 def _skipped(stack: list[_Frame], header: list[str]) -> bool:
     block_type = header[0]
     if len(stack) == 1:
-        return block_type in TOP_LEVEL_SKIPPED
+        kept = len(header) > 1 and header[1].strip('"') in _READ.get(block_type, ())
+        return block_type in TOP_LEVEL_SKIPPED and not kept
     if len(stack) != 2:
         return False
     parent = stack[-1].block_type

@@ -7,8 +7,9 @@ come from the content-keyed cache.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from pargen.errors import Problem, ProblemsError
@@ -17,23 +18,35 @@ from pargen.packer.discover import (
     AUTO_VAR_SUFFIXES,
     HCL_JSON_SUFFIX,
     HCL_SUFFIX,
+    Discovery,
     TemplateSource,
     discover,
+    discover_tree,
     display_path,
     posix_parent,
 )
+from pargen.packer.hcp import Bucket
+from pargen.packer.layout import Layout, Reading, ReadMode, read_layout
 from pargen.packer.only import only_pattern
+from pargen.packer.outputs import OUTPUT_ATTRIBUTE
 from pargen.packer.template import Build, ParsedTemplate, VarInputs, parse_template
 
 __all__ = [
     "AUTO_VAR_SUFFIXES",
     "HCL_JSON_SUFFIX",
     "HCL_SUFFIX",
+    "OUTPUT_ATTRIBUTE",
+    "Bucket",
     "Build",
+    "Discovery",
     "ParsedTemplate",
+    "ParsedTree",
+    "ReadMode",
+    "Reading",
     "TemplateSource",
     "VarInputs",
     "discover",
+    "discover_tree",
     "display_path",
     "only_pattern",
     "parse_all",
@@ -41,61 +54,82 @@ __all__ = [
     "posix_parent",
 ]
 
+
+@dataclass(frozen=True)
+class ParsedTree:
+    templates: list[ParsedTemplate]
+    """In the order of the sources given; each source's templates in path then var file order."""
+    notes: list[Problem]
+    """Directories read one template per file, and why."""
+
+
 # Below this many templates to parse, starting worker processes costs more than it saves.
 _POOL_THRESHOLD = 64
 
 
 def parse_all(
-    sources: Sequence[TemplateSource], root: Path, inputs: VarInputs
-) -> list[ParsedTemplate]:
-    """Every template parsed, in the order given; all problems of all templates raised together."""
+    sources: Sequence[TemplateSource],
+    root: Path,
+    inputs: VarInputs,
+    readings: Mapping[str, Reading] | None = None,
+) -> ParsedTree:
+    """Every template parsed, in the order given; all problems of all templates raised together.
+
+    ``readings`` says how to read a discovered template (by its path), when not by default.
+    """
+    hows = [(readings or {}).get(source.rel, Reading()) for source in sources]
     cache_path = root / cache.CACHE_FILE
     entries = cache.load(cache_path)
     inputs_key = cache.inputs_key(inputs)
-    keys = [cache.key(source, inputs_key) for source in sources]
-    results: list[ParsedTemplate | list[Problem] | None] = [
+    keys = [cache.key(source, inputs_key, how) for source, how in zip(sources, hows, strict=True)]
+    results: list[Layout | list[Problem] | None] = [
         cache.from_entry(source, entries.get(key))
         for source, key in zip(sources, keys, strict=True)
     ]
     missing = [i for i, result in enumerate(results) if result is None]
-    for i, result in zip(
-        missing, _parse_many([sources[i] for i in missing], root, inputs), strict=True
-    ):
+    work = [(sources[i], hows[i]) for i in missing]
+    for i, result in zip(missing, _parse_many(work, root, inputs), strict=True):
         results[i] = result
     problems = [p for r in results if isinstance(r, list) for p in r]
     if problems:
         raise ProblemsError(problems)
-    parsed = [r for r in results if isinstance(r, ParsedTemplate)]
+    layouts = [r for r in results if isinstance(r, Layout)]
     if missing:
-        fresh = {keys[i]: cache.to_entry(parsed[i]) for i in missing}
+        fresh = {keys[i]: cache.to_entry(layouts[i]) for i in missing}
         cache.save(cache_path, {k: v for k, v in entries.items() if k in set(keys)} | fresh)
-    return parsed
+    return ParsedTree(
+        [t for layout in layouts for t in layout.templates],
+        [layout.note for layout in layouts if layout.note is not None],
+    )
 
 
 def _parse_one(
-    source: TemplateSource, root: Path, inputs: VarInputs
-) -> ParsedTemplate | list[Problem]:
+    source: TemplateSource, how: Reading, root: Path, inputs: VarInputs
+) -> Layout | list[Problem]:
     # Exceptions do not cross process boundaries intact: return the problems instead.
     try:
-        return parse_template(source, root, inputs)
+        return read_layout(source, root, inputs, how)
     except ProblemsError as err:
         return list(err.problems)
 
 
 def _parse_many(
-    sources: list[TemplateSource], root: Path, inputs: VarInputs
-) -> list[ParsedTemplate | list[Problem]]:
+    work: list[tuple[TemplateSource, Reading]], root: Path, inputs: VarInputs
+) -> list[Layout | list[Problem]]:
     workers = os.cpu_count() or 1
-    if len(sources) < _POOL_THRESHOLD or workers == 1:
-        return [_parse_one(s, root, inputs) for s in sources]
-    chunk = max(1, len(sources) // (workers * 4))
+    # A template of a build matrix is read once per var file: it weighs that many.
+    weight = sum(max(1, sum(len(f) for f in how.matrix.values())) for _, how in work)
+    if weight < _POOL_THRESHOLD or workers == 1:
+        return [_parse_one(s, how, root, inputs) for s, how in work]
+    chunk = max(1, len(work) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(
             pool.map(
                 _parse_one,
-                sources,
-                [root] * len(sources),
-                [inputs] * len(sources),
+                [s for s, _ in work],
+                [how for _, how in work],
+                [root] * len(work),
+                [inputs] * len(work),
                 chunksize=chunk,
             )
         )

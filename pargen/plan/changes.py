@@ -111,14 +111,16 @@ def _nul_separated(done: Completed) -> list[str]:
 
 def changed_templates(
     root: Path,
-    sources: Sequence[TemplateSource],
+    templates: Sequence[tuple[str, TemplateSource, str | None]],
     var_files: Sequence[str],
     changed: frozenset[str],
 ) -> dict[str, list[str]]:
-    """Template (relative to ROOT) -> its changed files, as paths relative to ROOT.
+    """Template -> its changed files, as paths relative to ROOT.
 
-    A changed var file changes every template. A deleted file that Packer would have loaded
-    changes the template directory that held it.
+    ``templates`` are (key, source, build matrix var file) triples; the result is keyed by
+    the key. A changed var file changes every template, a changed matrix var file only the
+    templates built with it. A deleted file that Packer would have loaded changes the template
+    directory that held it.
     """
     root_real = os.path.realpath(root)
 
@@ -132,15 +134,19 @@ def changed_templates(
         if loaded and not os.path.lexists(path):
             gone.setdefault(str(Path(path).parent), []).append(shown(path))
     found: dict[str, list[str]] = {}
-    for source in sources:
-        files = (*source.files, *source.auto_var_files)
+    for key, source, matrix_file in templates:
+        files = (*source.files, *source.auto_var_files, *_paths(matrix_file))
         hits = [shown(p) for f in files for p in followed(f) if p in changed]
-        if source.kind == "hcl":
+        if source.target == ".":  # a file built on its own reads none of its siblings
             hits += gone.get(os.path.realpath(source.directory), [])
         hits += everywhere
         if hits:
-            found[source.rel] = list(dict.fromkeys(hits))
+            found[key] = list(dict.fromkeys(hits))
     return found
+
+
+def _paths(path: str | None) -> tuple[Path, ...]:
+    return () if path is None else (Path(path),)
 
 
 def followed(path: Path) -> list[str]:
@@ -176,21 +182,36 @@ def followed(path: Path) -> list[str]:
 def select_changed(
     changed: Mapping[str, Sequence[str]],
     templates: Iterable[str],
-    parent_of: Mapping[str, str | None],
+    parents: Mapping[str, Sequence[str]],
 ) -> dict[str, str]:
-    """Template -> why it is selected: its own changed files, or the changed template above it.
+    """Template -> why it is selected: its own changed files, or a changed template above it.
 
-    "Above" is the image hierarchy (the nearest directory template with jobs), whatever
-    ``--flat``, ``--only`` or ``--except`` say: a changed parent image makes its children stale.
+    "Above" is the image hierarchy (nested directories, HCP Packer buckets, pargen.hcl's
+    ``after``), whatever ``--flat``, ``--only`` or ``--except`` say: a changed parent image
+    makes its children stale. The nearest changed template above is named.
     """
     reasons: dict[str, str] = {}
     for template in templates:
         if template in changed:
             reasons[template] = "changed: " + ", ".join(changed[template])
             continue
-        ancestor = parent_of.get(template)
-        while ancestor is not None and ancestor not in changed:
-            ancestor = parent_of.get(ancestor)
+        ancestor = _nearest_changed(template, changed, parents)
         if ancestor is not None:
             reasons[template] = f"below changed {ancestor}"
     return reasons
+
+
+def _nearest_changed(
+    template: str, changed: Mapping[str, object], parents: Mapping[str, Sequence[str]]
+) -> str | None:
+    """The first changed template met going up the hierarchy, breadth first."""
+    level = list(parents.get(template, ()))
+    seen = set(level)
+    while level:
+        hit = next((t for t in level if t in changed), None)
+        if hit is not None:
+            return hit
+        above = [p for t in level for p in parents.get(t, ()) if p not in seen]
+        seen.update(above)
+        level = list(dict.fromkeys(above))
+    return None

@@ -10,9 +10,15 @@ _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _LABEL_CHARS = re.compile(r"[^A-Za-z0-9._:/@+-]")
 
 
-def job_id(template_rel: str, full_name: str) -> str:
-    """Stable id of a job: the template path and the full build name."""
-    return f"{template_rel}:{full_name}"
+def job_id(variant: str, full_name: str) -> str:
+    """Stable id of a job: its template (see :func:`variant_key`) and its full build name."""
+    return f"{variant}:{full_name}"
+
+
+def variant_key(template_rel: str, var_file: str | None) -> str:
+    """A template as the ids of its jobs name it: its path, and for a build matrix the var
+    file (relative to ROOT) it is built with, ``<template>@<var file>``."""
+    return template_rel if var_file is None else f"{template_rel}@{var_file}"
 
 
 def slug(text: str, limit: int = 80) -> str:

@@ -1,9 +1,10 @@
 """``--skip-unchanged``: what each job's image is built from, hashed, and what was built here.
 
 A job's input hash covers the content of its template's files and auto var files (following
-symlinks), every ``-var-file``, the ``-var`` and ``PKR_VAR_*`` values of the variables its
-template declares, its name and ``-only`` value, and the input hashes of the jobs of the
-template above it (its parent image), so a changed parent changes every image below it.
+symlinks), every ``-var-file`` and its build matrix var file, the ``-var`` and ``PKR_VAR_*``
+values of the variables its template declares, its name and ``-only`` value, and the input
+hashes of the jobs of the templates it waits for in the image hierarchy (its parent images),
+so a changed parent changes every image below it.
 ``.pargen/built.json`` under ROOT remembers the hash each job last succeeded with.
 """
 
@@ -36,7 +37,7 @@ class InputHashes:
     """Job id -> input hash, for every job of the tree (before --only, --except and the rest),
     parents before children."""
     parents: Mapping[str, tuple[str, ...]]
-    """Job id -> the jobs of the template above it in the image hierarchy."""
+    """Job id -> the jobs of the templates above it in the image hierarchy."""
 
 
 @dataclass(frozen=True)
@@ -64,38 +65,43 @@ class HashedJob(Protocol):
     def target(self) -> str: ...
     @property
     def vars(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def variant(self) -> str: ...
 
 
 def input_hashes(
-    parsed: Sequence[ParsedTemplate],
+    templates: Mapping[str, ParsedTemplate],
     jobs: Sequence[HashedJob],
-    parent_of: Mapping[str, str | None],
+    parent_of: Mapping[str, Sequence[str]],
     var_files: Sequence[str],
     env: Mapping[str, str],
 ) -> InputHashes:
-    """The input hash of every job in ``jobs``; ``parent_of`` maps template -> parent template."""
-    templates = {t.source.rel: t for t in parsed}
+    """The input hash of every job in ``jobs``.
+
+    Templates are keyed by the variant of their jobs (``Job.variant``: the template, with the
+    var file of a build matrix); ``parent_of`` maps each to the ones it waits for.
+    """
     shared = hashlib.sha256(f"pargen inputs {HASH_FORMAT}".encode())
     for path in var_files:
         _add(shared, "var-file", Path(path).name, _read(Path(path)))
     by_template: dict[str, list[HashedJob]] = {}
     for job in jobs:
-        by_template.setdefault(job.template, []).append(job)
+        by_template.setdefault(job.variant, []).append(job)
     hashes: dict[str, str] = {}
     parents: dict[str, tuple[str, ...]] = {}
 
-    def hash_template(rel: str) -> None:
-        if rel in hashes_done:
+    def hash_template(key: str) -> None:
+        if key in hashes_done:
             return
-        hashes_done.add(rel)
-        parent = parent_of.get(rel)
-        if parent is not None:
+        hashes_done.add(key)
+        above_templates = [p for p in parent_of.get(key, ()) if p in by_template]
+        for parent in above_templates:
             hash_template(parent)
-        above = tuple(j.id for j in by_template.get(parent, [])) if parent is not None else ()
-        files = _template_digest(templates[rel], env) if rel in templates else b""
-        for job in by_template[rel]:
+        above = tuple(j.id for p in above_templates for j in by_template[p])
+        files = _template_digest(templates[key], env) if key in templates else b""
+        for job in by_template[key]:
             digest = shared.copy()
-            _add(digest, "template", rel.encode(), files)
+            _add(digest, "template", job.template.encode(), files)
             _add(digest, "job", job.name.encode(), job.only.encode())
             _add(digest, "run", job.workdir.encode(), job.target.encode())
             for name, value in job.vars:
@@ -117,6 +123,8 @@ def _template_digest(template: ParsedTemplate, env: Mapping[str, str]) -> bytes:
     for kind, paths in (("file", source.files), ("auto", source.auto_var_files)):
         for path in paths:
             _add(digest, kind, path.name.encode(), _read(path))
+    if template.var_file is not None:
+        _add(digest, "matrix", Path(template.var_file).name, _read(Path(template.var_file)))
     # Packer reads PKR_VAR_<name> only for declared variables; others change nothing.
     for name in sorted(template.variables):
         value = env.get(f"PKR_VAR_{name}")

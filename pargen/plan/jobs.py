@@ -1,34 +1,39 @@
-"""Turn parsed templates into the flat, ordered job list: one job per (template, full name)."""
+"""Turn parsed templates into the flat, ordered job list: one job per (template, full name),
+and per var file for a template of a build matrix."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pargen.config import PlanOptions
 from pargen.errors import PargenError, Problem, ProblemsError
 from pargen.packer.parse import (
+    Bucket,
+    Build,
     ParsedTemplate,
     TemplateSource,
     VarInputs,
-    discover,
+    discover_tree,
     only_pattern,
     parse_all,
-    posix_parent,
 )
 from pargen.plan.changes import changed_paths, changed_templates, select_changed
-from pargen.plan.ids import job_id
+from pargen.plan.graph import Edge, Node, check_cycles, edges, names, ordered, parents
+from pargen.plan.ids import job_id, variant_key
 from pargen.plan.inputs import Built, InputHashes, input_hashes, read_built
+from pargen.plan.outputs import collisions
+from pargen.plan.reading import readings
 
 
 @dataclass(frozen=True)
 class Job:
     id: str
     template: str
-    """Template path relative to ROOT ('.' for ROOT itself)."""
+    """Template path relative to ROOT ('.' for ROOT itself; a file's path for a file template)."""
     name: str
     """Packer's full build name."""
     only: str
@@ -39,10 +44,19 @@ class Job:
     workdir: str
     """Directory Packer runs from, relative to ROOT."""
     target: str
-    """Path argument of ``packer build`` ('.' or a legacy template's file name)."""
+    """Path argument of ``packer build`` ('.' or a file name)."""
     needs_init: bool
     vars: tuple[tuple[str, str], ...]
     """The ``-var`` values this template declares (Packer rejects undeclared ones)."""
+    var_file: str | None = None
+    """The build matrix var file it is built with, relative to ROOT (None: no matrix)."""
+    output_dir: str | None = None
+    """The local directory its builder writes, relative to ROOT, when pargen knows it."""
+
+    @property
+    def variant(self) -> str:
+        """Its template, with the matrix var file: the part of its id before the name."""
+        return variant_key(self.template, self.var_file)
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,20 @@ class Unchanged:
     name: str
     built_at: str
     """When that build ended (UTC, ISO 8601)."""
+
+
+@dataclass(frozen=True)
+class PlannedTemplate:
+    """A template of the plan (one per var file of a build matrix), and what it waits for."""
+
+    key: str
+    """The template's path, or ``<path>@<var file>``: the id prefix of its jobs."""
+    template: str
+    var_file: str | None
+    jobs: int
+    """Its planned jobs; 0 for a template with no builds."""
+    after: tuple[Edge, ...] = ()
+    """The planned templates it waits for, and why."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +99,12 @@ class Plan:
     changed_since: str | None = None
     inputs: InputHashes | None = None
     """Input hashes of every job of the tree, when asked for (exec records them)."""
+    templates: tuple[PlannedTemplate, ...] = ()
+    """The templates of ``jobs`` in plan order, then the templates with no builds."""
+    notes: tuple[Problem, ...] = ()
+    """What is worth knowing and not wrong: directories read one template per file."""
+    unused_sources: tuple[Problem, ...] = ()
+    """Source blocks no build uses, whatever var file of its matrix a template is read with."""
 
 
 def make_plan(
@@ -81,8 +115,13 @@ def make_plan(
     ``hash_inputs`` computes every job's input hash even without ``--skip-unchanged``.
     """
     root_path = Path(root)
-    sources, problems = discover(root_path, options.exclude)
-    if not sources and not problems and not (options.exclude and discover(root_path)[0]):
+    found = discover_tree(root_path, options.exclude)
+    sources, problems = found.templates, found.problems
+    if (
+        not sources
+        and not problems
+        and not (options.exclude and discover_tree(root_path).templates)
+    ):
         raise PargenError(
             f"no Packer template under {root}: no *.pkr.hcl or *.pkr.json file, and no legacy "
             'JSON template (a *.json file with a "builders" list), in it or below it; '
@@ -93,34 +132,41 @@ def make_plan(
         vars=options.vars,
         env={k: v for k, v in env.items() if k.startswith("PKR_VAR_")},
     )
+    parsed: list[ParsedTemplate] = []
+    notes: list[Problem] = []
     try:
-        parsed = parse_all(sources, root_path, inputs)
+        tree = parse_all(sources, root_path, inputs, readings(sources, options))
+        parsed, notes = tree.templates, tree.notes
     except ProblemsError as err:
         problems.extend(err.problems)
     if problems:
         raise ProblemsError(_from_here(root, p) for p in problems)
     try:
-        jobs = _jobs(parsed, options)
+        jobs = _jobs(parsed, options, root_path)
     except ProblemsError as err:
         raise ProblemsError(_from_here(root, p) for p in err.problems) from None
+    nodes = _nodes(parsed, jobs, root)
+    hierarchy = edges(nodes, options.templates)
+    check_cycles(nodes, hierarchy)
     every_job = jobs
-    parent_of = _image_parents(jobs)
+    parent_of = parents(hierarchy)
     reasons: dict[str, str] = {}
     if options.changed_since is not None:
         changed = changed_templates(
             root_path,
-            sources,
+            [(n.key, t.source, t.var_file) for n, t in zip(nodes, parsed, strict=True)],
             options.var_files,
             changed_paths(root_path, options.changed_since),
         )
-        selected = select_changed(changed, list(parent_of), parent_of)
-        jobs = [j for j in jobs if j.template in selected]
-        reasons = {j.id: selected[j.template] for j in jobs}
+        selected = select_changed(changed, [n.key for n in nodes], parent_of)
+        jobs = [j for j in jobs if j.variant in selected]
+        reasons = {j.id: selected[j.variant] for j in jobs}
     jobs = _select(jobs, options.only, options.except_)
     hashes = None
     unchanged: list[Unchanged] = []
     if options.skip_unchanged or hash_inputs:
-        hashes = input_hashes(parsed, every_job, parent_of, options.var_files, env)
+        by_key = {n.key: t for n, t in zip(nodes, parsed, strict=True)}
+        hashes = input_hashes(by_key, every_job, parent_of, options.var_files, env)
     if options.skip_unchanged and hashes is not None:
         jobs, unchanged = _changed_inputs(jobs, hashes, read_built(root_path), reasons)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
@@ -128,28 +174,107 @@ def make_plan(
             f"the plan has {len(jobs)} jobs, more than --max-jobs {options.max_jobs}; "
             "narrow it with --only/--except or raise the limit"
         )
-    jobs = _order(jobs, flat=options.flat)
-    warnings = tuple(_from_here(root, w) for template in parsed for w in template.warnings)
+    clashes = collisions(jobs, {j.id: b for j, b in _builds_of(every_job, parsed, root_path)})
+    if clashes:
+        raise ProblemsError(_from_here(root, p) for p in clashes)
+    jobs, planned = _order(jobs, nodes, options)
+    warnings = [_from_here(root, w) for template in parsed for w in template.warnings]
+    warnings += _pattern_warnings(options, nodes, found.unmatched)
     return Plan(
         root=root,
         jobs=tuple(jobs),
         var_files=options.var_files,
-        warnings=warnings,
+        warnings=tuple(warnings),
         selected_because={j.id: reasons[j.id] for j in jobs if j.id in reasons},
         unchanged=tuple(unchanged),
         changed_since=options.changed_since,
         inputs=hashes,
+        templates=tuple(planned),
+        notes=tuple(_from_here(root, n) for n in notes),
+        unused_sources=tuple(_from_here(root, u) for u in unused_sources(parsed)),
     )
 
 
-def _image_parents(jobs: Iterable[Job]) -> dict[str, str | None]:
-    """Template -> the template its images are built from, in path order (parents first).
+def _nodes(parsed: Sequence[ParsedTemplate], jobs: Sequence[Job], root: str) -> list[Node]:
+    """One node per template read (per var file of a build matrix), in the order of ``parsed``."""
+    with_jobs = {j.variant for j in jobs}
+    nodes = []
+    for template in parsed:
+        source = template.source
+        var_file = _relative_var_file(template.var_file, Path(root))
+        key = variant_key(source.rel, var_file)
+        nodes.append(
+            Node(
+                key=key,
+                template=source.rel,
+                var_file=var_file,
+                is_directory=source.target == ".",
+                workdir=source.workdir,
+                has_jobs=key in with_jobs,
+                publishes=template.publishes,
+                # Named from here: a cycle through a bucket is reported where it is read.
+                reads=tuple(_bucket_from_here(root, b) for b in template.reads),
+            )
+        )
+    return nodes
 
-    The same rule as ``after`` on the whole tree, before --flat, --only or --except.
-    """
-    templates = sorted({j.template for j in jobs}, key=_path_key)
-    dir_templates = {j.template for j in jobs if j.target == "."}
-    return {t: _nearest_ancestor(t, dir_templates) for t in templates}
+
+def _bucket_from_here(root: str, bucket: Bucket) -> Bucket:
+    where = _from_here(root, Problem(bucket.path, bucket.line, bucket.col, ""))
+    return replace(bucket, path=where.path)
+
+
+def _relative_var_file(var_file: str | None, root: Path) -> str | None:
+    if var_file is None:
+        return None
+    return Path(os.path.relpath(var_file, root.absolute())).as_posix()
+
+
+def _builds_of(
+    jobs: Iterable[Job], parsed: Iterable[ParsedTemplate], root: Path
+) -> Iterable[tuple[Job, Build]]:
+    """Each job with the first build of its name (where its source is used)."""
+    first: dict[tuple[str, str], Build] = {}
+    for template in parsed:
+        key = variant_key(template.source.rel, _relative_var_file(template.var_file, root))
+        for build in template.builds:
+            first.setdefault((key, build.name), build)
+    return ((job, first[(job.variant, job.name)]) for job in jobs)
+
+
+def unused_sources(parsed: Iterable[ParsedTemplate]) -> list[Problem]:
+    """The sources unused by every reading of their template (a build matrix reads it once per
+    var file, and variables often choose the sources)."""
+    readings_of: dict[str, list[set[Problem]]] = {}
+    for template in parsed:
+        readings_of.setdefault(template.source.rel, []).append(set(template.unused_sources))
+    return sorted(p for each in readings_of.values() for p in set.intersection(*each))
+
+
+def _pattern_warnings(
+    options: PlanOptions, nodes: Sequence[Node], unmatched_excludes: Iterable[str]
+) -> list[Problem]:
+    """Patterns that name nothing: a typo there changes what is built without a word."""
+    warnings = [
+        Problem(
+            "--exclude",
+            0,
+            0,
+            f"{pattern!r} names no directory or template file; exclude patterns are paths "
+            "relative to ROOT, or file and directory names",
+        )
+        for pattern in unmatched_excludes
+    ]
+    for rule in options.templates:
+        place = (rule.path, rule.line, rule.col)
+        if not any(names(rule.pattern, n) for n in nodes):
+            message = f"template {rule.pattern!r} names no template (paths are relative to ROOT)"
+            warnings.append(Problem(*place, message))
+        for pattern in rule.after:
+            if not any(names(pattern, n) for n in nodes):
+                message = f"after {pattern!r} names no template (paths are relative to ROOT)"
+                warnings.append(Problem(*place, message))
+    return warnings
 
 
 def _changed_inputs(
@@ -180,16 +305,17 @@ def _from_here(root: str, problem: Problem) -> Problem:
     return Problem(path, problem.line, problem.col, problem.message)
 
 
-def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
+def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions, root: Path) -> list[Job]:
     problems: list[Problem] = []
     jobs: list[Job] = []
     for template in parsed:
         source = template.source
-        names: dict[str, str] = {}
+        var_file = _relative_var_file(template.var_file, root)
+        names_left: dict[str, str] = {}
         for build in template.builds:
-            names.setdefault(build.name, build.source_type)
+            names_left.setdefault(build.name, build.source_type)
         for build in template.builds:
-            if names.pop(build.name, None) is None:
+            if names_left.pop(build.name, None) is None:
                 continue  # several builds with one full name: -only selects them together
             clash = source.kind == "hcl" and _also_selected(
                 build.name, [b.name for b in template.builds]
@@ -205,7 +331,7 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
                         "rename one of them",
                     )
                 )
-            jobs.append(_job(source, template, build.name, build.source_type, options))
+            jobs.append(_job(source, template, build, var_file, options))
     if problems:
         raise ProblemsError(problems)
     return jobs
@@ -227,23 +353,25 @@ def _also_selected(name: str, names: Iterable[str]) -> str | None:
 def _job(
     source: TemplateSource,
     template: ParsedTemplate,
-    name: str,
-    source_type: str,
+    build: Build,
+    var_file: str | None,
     options: PlanOptions,
 ) -> Job:
     declared = [(k, v) for k, v in options.vars if k in template.variables]
     return Job(
-        id=job_id(source.rel, name),
+        id=job_id(variant_key(source.rel, var_file), build.name),
         template=source.rel,
-        name=name,
+        name=build.name,
         # Legacy JSON templates match -only exactly; HCL2 compiles it as a glob.
-        only=name if source.kind == "legacy" else only_pattern(name),
+        only=build.name if source.kind == "legacy" else only_pattern(build.name),
         after=(),
-        source_type=source_type,
+        source_type=build.source_type,
         workdir=source.workdir,
         target=source.target,
         needs_init=template.required_plugins,
         vars=tuple(declared),
+        var_file=var_file,
+        output_dir=build.output_dir,
     )
 
 
@@ -259,38 +387,34 @@ def _select(jobs: list[Job], only: tuple[str, ...], except_: tuple[str, ...]) ->
     return jobs
 
 
-def _order(jobs: list[Job], *, flat: bool) -> list[Job]:
-    """Parents before children; each template waits for its nearest ancestor with jobs."""
-    by_template: dict[str, list[Job]] = {}
+def _order(
+    jobs: list[Job], nodes: Sequence[Node], options: PlanOptions
+) -> tuple[list[Job], list[PlannedTemplate]]:
+    """The jobs, each waiting for the jobs it must among the selected ones, parents first; and
+    their templates in that order, then the templates with no builds.
+
+    The hierarchy is that of the selected jobs: a child whose parent is left out waits for
+    the nearest selected directory template above, or for nothing.
+    """
+    by_variant: dict[str, list[Job]] = {}
     for job in jobs:
-        by_template.setdefault(job.template, []).append(job)
-    dir_templates = {j.template for j in jobs if j.target == "."}
-    ordered: list[Job] = []
-    for template in sorted(by_template, key=_path_key):
-        after: tuple[str, ...] = ()
-        if not flat:
-            ancestor = _nearest_ancestor(template, dir_templates)
-            if ancestor is not None:
-                after = tuple(j.id for j in by_template[ancestor])
-        ordered.extend(_with_after(j, after) for j in by_template[template])
-    return ordered
-
-
-def _nearest_ancestor(template: str, dir_templates: set[str]) -> str | None:
-    """The closest directory template above ``template`` (a legacy file's own directory counts)."""
-    if template == ".":
-        return None
-    candidate = posix_parent(template)
-    while candidate not in dir_templates:
-        if candidate == ".":
-            return None
-        candidate = posix_parent(candidate)
-    return candidate
-
-
-def _with_after(job: Job, after: tuple[str, ...]) -> Job:
-    return Job(**{**job.__dict__, "after": after})
-
-
-def _path_key(rel: str) -> tuple[str, ...]:
-    return () if rel == "." else tuple(rel.split("/"))
+        by_variant.setdefault(job.variant, []).append(job)
+    selected = [n for n in nodes if n.key in by_variant]
+    selected = [replace(n, has_jobs=True) for n in selected]
+    waits = edges(selected, options.templates, nesting=not options.flat)
+    waited = parents(waits)
+    ordered_jobs: list[Job] = []
+    planned: list[PlannedTemplate] = []
+    for node in ordered(selected, waits):
+        after = tuple(j.id for parent in waited[node.key] for j in by_variant[parent])
+        ordered_jobs.extend(replace(j, after=after) for j in by_variant[node.key])
+        count = len(by_variant[node.key])
+        planned.append(
+            PlannedTemplate(node.key, node.template, node.var_file, count, tuple(waits[node.key]))
+        )
+    planned += [
+        PlannedTemplate(n.key, n.template, n.var_file, 0)
+        for n in sorted(nodes, key=Node.sort_key)
+        if not n.has_jobs
+    ]
+    return ordered_jobs, planned

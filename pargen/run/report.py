@@ -18,9 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pargen.errors import ExitCode, PargenError
-from pargen.plan.ids import slug
 from pargen.plan.jobs import Job
-from pargen.render import log_names
+from pargen.render import init_log, log_names
 from pargen.run.joblog import JoblogEntry, by_job, read_joblog
 
 FINAL_STATES = ("succeeded", "failed", "skipped", "interrupted", "not-run", "lost")
@@ -298,7 +297,7 @@ def _job_report(
         end_us = None  # never started: no duration (a skip's "end" is when it was decided)
     log = planned.log
     if init_failed:
-        log = _init_log(planned.workdir)
+        log = init_log(planned.template)
         reason = f"packer init failed in {planned.workdir}"
     reason = reason or _reason(state, exit_code, blocked_by, entry)
     return JobReport(
@@ -403,10 +402,6 @@ def _running_so_far(job: JobReport, now_us: int) -> JobReport:
     if job.state != "running" or job.start_us is None:
         return job
     return replace(job, end_us=now_us)
-
-
-def _init_log(workdir: str) -> str:
-    return f"init-{slug(workdir)}.log"  # as the script names it (render._inits)
 
 
 def iso_time(time_us: int | None) -> str | None:

@@ -334,7 +334,7 @@ build {
     )
     parsed = parse(tmp_path, files)
     assert [b.name for b in parsed.builds] == ["null.a", "null.q", "null.pp"]
-    assert [w.message for w in parsed.warnings] == [
+    assert [w.message for w in parsed.unused_sources] == [
         'source "null" "b" is not used by any build; add it to a build or remove it'
     ]
 
@@ -433,17 +433,18 @@ def test_required_plugins_and_warnings_for_unused_sources(tmp_path: Path) -> Non
     )
     parsed = parse(tmp_path, files)
     assert parsed.required_plugins is True
-    assert [str(w) for w in parsed.warnings] == [
+    assert [str(w) for w in parsed.unused_sources] == [
         'build.pkr.hcl:4:1: source "null" "b" is not used by any build; '
         "add it to a build or remove it"
     ]
+    assert parsed.warnings == ()
 
 
 def test_template_without_build_has_no_builds(tmp_path: Path) -> None:
     parsed = parse(tmp_path, hcl(""))
     assert parsed.builds == ()
     assert parsed.required_plugins is False
-    assert len(parsed.warnings) == 2
+    assert len(parsed.unused_sources) == 2
 
 
 def test_sources_and_builds_span_the_files_of_a_directory(tmp_path: Path) -> None:

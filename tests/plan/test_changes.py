@@ -307,9 +307,10 @@ def test_the_table_says_why_each_template_is_planned(repo: Path) -> None:
     assert out == (
         "base/web  (1 job)  changed: base/web/web.pkr.hcl\n"
         "  base/web:null.w\n"
-        "base/web/nginx  (1 job, after base/web)  below changed base/web\n"
+        "base/web/nginx  (1 job, after base/web (nested directory))  below changed base/web\n"
         "  base/web/nginx:null.n\n"
         "2 jobs in 2 template(s)\n"
+        "limits: jobs 100%, retries 0, halt never, grace 900s\n"
     )
 
 
@@ -317,7 +318,7 @@ def test_without_the_options_the_json_has_no_new_keys(repo: Path) -> None:
     code, out, _ = invoke("plan", str(repo), "--format", "json")
     assert code == 0
     document = json.loads(out)
-    assert set(document) == {"root", "jobs"}
+    assert set(document) == {"root", "jobs", "templates"}
     assert all("selected_because" not in job for job in document["jobs"])
 
 

@@ -172,7 +172,10 @@ def test_templates_without_an_ancestor_wait_for_nothing(tmp_path: Path) -> None:
     assert edges(plan) == {"a:null.a": [], "b/c:null.c": []}
 
 
-def test_a_legacy_template_waits_for_its_own_directory(tmp_path: Path) -> None:
+def test_a_legacy_template_is_a_sibling_of_the_template_of_its_directory(
+    tmp_path: Path,
+) -> None:
+    # In real repositories such pairs are one image written twice, not parent and child.
     plan = plan_of(
         tmp_path,
         {
@@ -185,9 +188,9 @@ def test_a_legacy_template_waits_for_its_own_directory(tmp_path: Path) -> None:
     )
     assert edges(plan) == {
         ".:null.root": [],
-        "top.json:top": [".:null.root"],
+        "top.json:top": [],
         "web:null.w": [".:null.root"],
-        "web/app.json:app": ["web:null.w"],
+        "web/app.json:app": [".:null.root"],
         "web/x/deep.json:deep": ["web:null.w"],
     }
     assert_ordered(plan.jobs)
@@ -414,7 +417,7 @@ def test_json_shape_is_the_contract(tmp_path: Path) -> None:
             "template": "web/app.json",
             "name": "app",
             "only": "app",
-            "after": ["web:web.null.x"],
+            "after": [".:null.a", ".:null.b"],
         },
     ]
 
@@ -444,9 +447,9 @@ def test_table(tmp_path: Path) -> None:
         ".  (2 jobs)\n"
         "  .:null.a\n"
         "  .:null.b\n"
-        "web  (1 job, after .)\n"
+        "web  (1 job, after . (nested directory))\n"
         "  web:web.null.x\n"
-        "web/app.json  (1 job, after web)\n"
+        "web/app.json  (1 job, after . (nested directory))\n"
         "  web/app.json:app\n"
         "4 jobs in 3 template(s)\n"
     )
@@ -492,7 +495,8 @@ def test_dot(tmp_path: Path) -> None:
         "  }\n"
         '  ".:null.a" -> "web:web.null.x";\n'
         '  ".:null.b" -> "web:web.null.x";\n'
-        '  "web:web.null.x" -> "web/app.json:app";\n'
+        '  ".:null.a" -> "web/app.json:app";\n'
+        '  ".:null.b" -> "web/app.json:app";\n'
         "}\n"
     )
 
