@@ -470,7 +470,7 @@ def test_table_shows_only_values_that_differ_from_the_name(tmp_path: Path) -> No
 def test_table_of_an_empty_plan(tmp_path: Path) -> None:
     write_tree(tmp_path, {"v.pkr.hcl": 'variable "v" {\n  default = 1\n}\n'})
     plan = make_plan(str(tmp_path), PlanOptions(), {})
-    assert as_table(plan) == f"no jobs planned under {tmp_path}\n"
+    assert as_table(plan) == f"no jobs planned under {tmp_path}\n.  (no builds)\n"
 
 
 def test_dot(tmp_path: Path) -> None:
