@@ -175,7 +175,8 @@ def test_a_root_without_templates_is_bad_input(
 
 def test_plan_of_templates_without_builds(tmp_path: Path) -> None:
     write_tree(tmp_path, {"variables.pkr.hcl": 'variable "v" {\n  default = "x"\n}\n'})
-    assert invoke("plan", str(tmp_path)) == (0, f"no jobs planned under {tmp_path}\n", "")
+    expected = f"no jobs planned under {tmp_path}\n.  (no builds)\n"
+    assert invoke("plan", str(tmp_path)) == (0, expected, "")
 
 
 def test_plan_exit_codes_through_main(tmp_path: Path) -> None:
