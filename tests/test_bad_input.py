@@ -148,14 +148,21 @@ CASES = [
         ("b.pkr.hcl:5:*",),
     ),
     Case("hcl-stray-closing-brace", {"b.pkr.hcl": SRC + "}\n" + BUILD}, ("b.pkr.hcl:4:1",)),
-    Case("hcl-stray-character", {"b.pkr.hcl": SRC + "@\n" + BUILD}, ("b.pkr.hcl:4:1",)),
+    Case(
+        "hcl-stray-character",
+        {"b.pkr.hcl": SRC + "@\n" + BUILD},
+        ("b.pkr.hcl:4:1", "b.pkr.hcl:4:1"),
+        hint="Argument or block definition required",
+    ),
     Case(
         "hcl-block-without-brace", {"b.pkr.hcl": 'source "null" "a"\n' + BUILD}, ("b.pkr.hcl:*:*",)
     ),
     Case(
         "hcl-unterminated-string",
         {"b.pkr.hcl": SRC + 'build {\n  name = "abc\n  sources = ["source.null.a"]\n}\n'},
-        ("b.pkr.hcl:5:*",),
+        # HCL reports each line the open string swallows, as Packer does.
+        ("b.pkr.hcl:5:14", "b.pkr.hcl:5:14", "b.pkr.hcl:6:30", "b.pkr.hcl:7:2"),
+        hint="Invalid multi-line string",
     ),
     Case(
         "hcl-heredoc-never-closed",
@@ -330,7 +337,7 @@ CASES = [
             + 'build {\n  name = var.v\n  sources = ["source.null.a"]\n}\n',
             "vars.pkrvars.hcl": 'v = "unclosed\n',
         },
-        ("vars.pkrvars.hcl:1:*",),
+        ("vars.pkrvars.hcl:1:*", "vars.pkrvars.hcl:1:*"),
         args=("plan", ".", "--var-file", "vars.pkrvars.hcl"),
     ),
     # -- legacy JSON -----------------------------------------------------------------------

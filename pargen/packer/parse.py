@@ -6,6 +6,7 @@ come from the content-keyed cache.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +23,7 @@ from pargen.packer.discover import (
     display_path,
     posix_parent,
 )
+from pargen.packer.hcl_check import go_runtime_loaded
 from pargen.packer.only import only_pattern
 from pargen.packer.template import Build, ParsedTemplate, VarInputs, parse_template
 
@@ -89,7 +91,10 @@ def _parse_many(
     if len(sources) < _POOL_THRESHOLD or workers == 1:
         return [_parse_one(s, root, inputs) for s in sources]
     chunk = max(1, len(sources) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # A forked worker must not enter a Go runtime its parent started (its threads are not
+    # copied): fork only while none runs here, as in a CLI run; else start workers afresh.
+    context = multiprocessing.get_context("spawn" if go_runtime_loaded() else "fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         return list(
             pool.map(
                 _parse_one,

@@ -29,6 +29,17 @@ from pargen.packer.parse import (
 )
 from tests.helpers import write_tree
 
+# HCL's own messages, as Packer prints them.
+INVALID_EXPRESSION = (
+    "Invalid expression; Expected the start of an expression, but found an invalid "
+    "expression token."
+)
+MULTI_LINE_STRING = (
+    "Invalid multi-line string; Quoted strings may not be split over multiple lines. To "
+    "produce a multi-line string, either use the \\n escape to represent a newline character "
+    'or use the "heredoc" multi-line template syntax.'
+)
+
 SOURCES = """
 source "null" "a" {
   communicator = "none"
@@ -410,15 +421,13 @@ def test_bodies_that_never_decide_names_are_skipped_without_confusion(tmp_path: 
 
 def test_syntax_error_after_skipped_bodies_keeps_its_place(tmp_path: Path) -> None:
     files = hcl(SKIPPED_BODIES.replace('name = "later"', "name = ]"))
-    assert problems(tmp_path, files) == [
-        "build.pkr.hcl:33:10: invalid HCL syntax: unexpected ']'; fix the file"
-    ]
+    assert problems(tmp_path, files) == ["build.pkr.hcl:33:10: " + INVALID_EXPRESSION]
 
 
-def test_syntax_error_inside_a_provisioner_is_left_to_packer(tmp_path: Path) -> None:
-    # Documented trade-off: those bodies are not parsed, Packer reports it when it runs.
+def test_syntax_error_inside_a_provisioner_is_reported(tmp_path: Path) -> None:
+    # pargen never evaluates the body, but Packer rejects the whole template at parse time.
     files = hcl('build {\n  sources = ["null.a"]\n  provisioner "x" {\n    a = = 1\n  }\n}')
-    assert names(tmp_path, files) == ["null.a"]
+    assert problems(tmp_path, files) == ["build.pkr.hcl:10:9: " + INVALID_EXPRESSION]
 
 
 def test_interpolation_strip_markers_are_read(tmp_path: Path) -> None:
@@ -522,7 +531,7 @@ def test_legacy_names(tmp_path: Path) -> None:
 
 def test_hcl_syntax_error(tmp_path: Path) -> None:
     assert problems(tmp_path, hcl("build {\n  sources = [\n}")) == [
-        "build.pkr.hcl:9:1: invalid HCL syntax: unexpected '}'; fix the file"
+        "build.pkr.hcl:9:1: " + INVALID_EXPRESSION
     ]
 
 
@@ -707,7 +716,7 @@ def test_bad_variable_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ]
     # A broken var file is reported whether or not a name needs it, and ends the reading.
     assert problems(tmp_path, files, VarInputs(var_files=("v.pkrvars.hcl",))) == [
-        "v.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file"
+        "v.pkrvars.hcl:1:5: " + INVALID_EXPRESSION
     ]
 
 
@@ -760,17 +769,23 @@ def test_legacy_problems(tmp_path: Path) -> None:
     ]
 
 
-def test_unclosed_string_is_reported_where_it_opens(tmp_path: Path) -> None:
-    # python-hcl2 reports some later token; Packer: "Unterminated template string" here.
+def test_unclosed_string_is_reported_as_packer_does(tmp_path: Path) -> None:
+    # HCL reports the end of the line, and every line the string then swallows (Packer 1.6.6
+    # prints these four errors too).
     files = hcl('build {\n  name = "abc\n  sources = ["null.a"]\n}')
     assert problems(tmp_path, files) == [
-        'build.pkr.hcl:8:10: this string is never closed: add the closing " on the same line '
-        "(for text over several lines, use \\n or a heredoc)"
+        "build.pkr.hcl:8:14: " + MULTI_LINE_STRING,
+        "build.pkr.hcl:8:14: Unterminated template string; No closing marker was found for "
+        "the string.",
+        "build.pkr.hcl:9:23: " + MULTI_LINE_STRING,
+        "build.pkr.hcl:10:2: " + MULTI_LINE_STRING,
     ]
-    # An earlier syntax error is still the one reported.
+    # An earlier syntax error comes first.
     files = hcl('locals {\n  a = = 1\n  b = "abc\n}')
     assert problems(tmp_path, files) == [
-        "build.pkr.hcl:8:7: invalid HCL syntax: unexpected '= 1'; fix the file"
+        "build.pkr.hcl:8:7: " + INVALID_EXPRESSION,
+        "build.pkr.hcl:9:11: " + MULTI_LINE_STRING,
+        "build.pkr.hcl:10:2: " + MULTI_LINE_STRING,
     ]
 
 
@@ -782,12 +797,12 @@ def test_invalid_escapes_are_reported_wherever_packer_reads_them(tmp_path: Path)
         '  provisioner "shell-local" {\n    inline = ["x\\U0001F6"]\n  }\n}\n'
     }
     assert problems(tmp_path, files) == [
-        'b.pkr.hcl:2:21: invalid escape sequence "\\T" in a string: write \\\\ for a '
-        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
-        "b.pkr.hcl:5:21: invalid escape sequence in a string: \\u must be followed by four "
-        "hexadecimal digits",
-        "b.pkr.hcl:8:17: invalid escape sequence in a string: \\U must be followed by eight "
-        "hexadecimal digits",
+        'b.pkr.hcl:2:21: Invalid escape sequence; The symbol "T" is not a valid escape '
+        "sequence selector.",
+        "b.pkr.hcl:5:21: Invalid escape sequence; The \\u escape sequence must be followed by "
+        "four hexadecimal digits.",
+        "b.pkr.hcl:8:17: Invalid escape sequence; The \\U escape sequence must be followed by "
+        "eight hexadecimal digits.",
     ]
 
 
@@ -847,11 +862,11 @@ def test_broken_auto_var_file_is_reported_even_when_no_name_needs_it(tmp_path: P
         "c.auto.pkrvars.json": '{"v": 1,}',
     }
     assert problems(tmp_path, files) == [
-        'a.auto.pkrvars.hcl:1:7: invalid escape sequence "\\q" in a string: write \\\\ for a '
-        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
-        'a.auto.pkrvars.hcl:2:6: invalid escape sequence "\\q" in a string: write \\\\ for a '
-        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
-        "b.auto.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file",
+        'a.auto.pkrvars.hcl:1:7: Invalid escape sequence; The symbol "q" is not a valid '
+        "escape sequence selector.",
+        'a.auto.pkrvars.hcl:2:6: Invalid escape sequence; The symbol "q" is not a valid '
+        "escape sequence selector.",
+        "b.auto.pkrvars.hcl:1:5: " + INVALID_EXPRESSION,
         "c.auto.pkrvars.json:1:9: invalid JSON: expecting a property name in double quotes",
     ]
 
