@@ -11,6 +11,7 @@ from typing import Any, Literal
 import hcl2
 
 from pargen.errors import Problem, ProblemsError
+from pargen.packer.parse import syntax_problems
 
 CONFIG_FILE = "pargen.hcl"
 
@@ -188,9 +189,21 @@ def read_config_file(root: Path) -> tuple[dict[str, _Located], list[Problem]]:
             Problem(shown, 0, 0, f"cannot read it ({err}); fix its permissions or encoding")
         ]
     except Exception as err:  # lark raises many kinds; all mean the same to a person
+        # HashiCorp's parser says what is wrong in a sentence; asked only now, so a valid
+        # file never starts its Go runtime here (see pargen.packer.hcl_check).
+        found = syntax_problems(text, shown)
+        if found:
+            return {}, found
         line, col = getattr(err, "line", 0), getattr(err, "column", 0)
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return {}, [Problem(shown, line, col, f"not valid HCL: {first}")]
+        return {}, [
+            Problem(
+                shown,
+                line,
+                col,
+                "HCL accepts this but pargen's reader (python-hcl2) cannot read it; "
+                "write the setting more simply, and please report it",
+            )
+        ]
     located: dict[str, _Located] = {}
     problems: list[Problem] = []
     known = ", ".join(sorted([*_SCALARS, *_LISTS, "group"]))

@@ -23,7 +23,7 @@ from pargen.packer.discover import (
     display_path,
     posix_parent,
 )
-from pargen.packer.hcl_check import go_runtime_loaded
+from pargen.packer.hcl_check import go_runtime_loaded, syntax_errors
 from pargen.packer.only import only_pattern
 from pargen.packer.template import Build, ParsedTemplate, VarInputs, parse_template
 
@@ -41,6 +41,7 @@ __all__ = [
     "parse_all",
     "parse_template",
     "posix_parent",
+    "syntax_problems",
 ]
 
 # Below this many templates to parse, starting worker processes costs more than it saves.
@@ -72,6 +73,14 @@ def parse_all(
         fresh = {keys[i]: cache.to_entry(parsed[i]) for i in missing}
         cache.save(cache_path, {k: v for k, v in entries.items() if k in set(keys)} | fresh)
     return parsed
+
+
+def syntax_problems(text: str, shown: str) -> list[Problem]:
+    """What HCL itself rejects in ``text`` (native syntax, shown as ``shown``), in its words."""
+    return [
+        Problem(err.where.path, err.where.line, err.where.col, err.message)
+        for err in syntax_errors(text, shown)
+    ]
 
 
 def _parse_one(
