@@ -759,7 +759,9 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o644)
     assert done.returncode == 2
-    assert done.stderr == "pargen: error: c.pkr.hcl: cannot read file: Permission denied\n"
+    assert done.stderr == (
+        "pargen: error: c.pkr.hcl: cannot read file: Permission denied; make it readable\n"
+    )
 
 
 # -- what Packer accepts is not an error -----------------------------------------------------

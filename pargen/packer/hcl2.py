@@ -101,7 +101,9 @@ def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[B
             )
             continue
         except OSError as err:
-            problems.append(Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}"))
+            problems.append(
+                Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}; make it readable")
+            )
             continue
         try:
             if is_json:
@@ -109,7 +111,7 @@ def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[B
             else:
                 bodies.append(parse_native(SourceFile(shown, text)))
         except JsonSyntaxError as err:
-            problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.message}"))
+            problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.advice}"))
         except TemplateError as err:
             problems.extend(problem(each) for each in each_error(err))
         except RecursionError:

@@ -43,13 +43,17 @@ def read_legacy_template(
     try:
         document = parse_json(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        reading.problems.append(Problem(shown, 0, 0, "cannot read file: not UTF-8 text"))
+        reading.problems.append(
+            Problem(shown, 0, 0, "cannot read file: not UTF-8 text; save it as UTF-8")
+        )
         return reading
     except OSError as err:
-        reading.problems.append(Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}"))
+        reading.problems.append(
+            Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}; make it readable")
+        )
         return reading
     except JsonSyntaxError as err:
-        reading.problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.message}"))
+        reading.problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.advice}"))
         return reading
     builders = document.last("builders") if isinstance(document, JsonObject) else None
     if not isinstance(document, JsonObject) or not isinstance(builders, JsonArray):
@@ -195,11 +199,18 @@ class _Variables:
             document = parse_json(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as err:
             reason = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror
-            raise TemplateError(Where(shown, 0, 0), f"cannot read var file: {reason}") from None
+            fix = (
+                "give the path of a var file"
+                if isinstance(err, IsADirectoryError)
+                else ("make it readable")
+            )
+            raise TemplateError(
+                Where(shown, 0, 0), f"cannot read var file: {reason}; {fix}"
+            ) from None
         except JsonSyntaxError as err:
             raise TemplateError(
                 Where(shown, err.line, err.col),
-                f"invalid JSON (a legacy template takes JSON var files): {err.message}",
+                f"invalid JSON (a legacy template takes JSON var files): {err.advice}",
             ) from None
         if not isinstance(document, JsonObject):
             raise TemplateError(Where(shown, 1, 1), "a var file must hold a JSON object")

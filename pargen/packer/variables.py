@@ -176,7 +176,7 @@ class InputVariables(Namespace):
             text = path.read_text(encoding="utf-8" if path.suffix == ".json" else "utf-8-sig")
         except (OSError, UnicodeDecodeError) as err:
             raise TemplateError(
-                Where(shown, 0, 0), f"cannot read var file: {_reason(err)}"
+                Where(shown, 0, 0), f"cannot read var file: {_reason(err)}; {_fix(err)}"
             ) from None
         body: Body
         if path.suffix == ".json":
@@ -184,7 +184,7 @@ class InputVariables(Namespace):
                 body = JsonBody(parse_json(text), shown)
             except JsonSyntaxError as err:
                 where = Where(shown, err.line, err.col)
-                raise TemplateError(where, f"invalid JSON: {err.message}") from None
+                raise TemplateError(where, f"invalid JSON: {err.advice}") from None
         else:
             body = parse_native(SourceFile(shown, text))
         return {attribute.name: attribute for attribute in body.attributes()}
@@ -258,3 +258,11 @@ def _reason(err: OSError | UnicodeDecodeError) -> str:
     if isinstance(err, UnicodeDecodeError):
         return "not UTF-8 text"
     return err.strerror or str(err)
+
+
+def _fix(err: OSError | UnicodeDecodeError) -> str:
+    if isinstance(err, UnicodeDecodeError):
+        return "save it as UTF-8"
+    if isinstance(err, IsADirectoryError):
+        return "give the path of a var file, not of a directory"
+    return "make it readable"

@@ -537,7 +537,9 @@ def test_hcl_syntax_error(tmp_path: Path) -> None:
 
 def test_invalid_json(tmp_path: Path) -> None:
     files = {"a.pkr.json": '{"source": {"null": {"a": {}}},\n "build": [}\n'}
-    assert problems(tmp_path, files) == ["a.pkr.json:2:12: invalid JSON: expecting a value"]
+    assert problems(tmp_path, files) == [
+        "a.pkr.json:2:12: invalid JSON: expecting a value; fix the JSON"
+    ]
 
 
 def test_invalid_legacy_json(tmp_path: Path) -> None:
@@ -548,7 +550,7 @@ def test_invalid_legacy_json(tmp_path: Path) -> None:
     )
     with pytest.raises(ProblemsError) as caught:
         parse_template(source, tmp_path, VarInputs())
-    assert caught.value.lines == ["t.json:3:1: invalid JSON: expecting a value"]
+    assert caught.value.lines == ["t.json:3:1: invalid JSON: expecting a value; fix the JSON"]
 
 
 def test_file_that_is_not_utf8(tmp_path: Path) -> None:
@@ -564,7 +566,9 @@ def test_file_gone_after_discovery(tmp_path: Path) -> None:
     )
     with pytest.raises(ProblemsError) as caught:
         parse_template(source, tmp_path, VarInputs())
-    assert caught.value.lines == ["gone.pkr.hcl: cannot read file: No such file or directory"]
+    assert caught.value.lines == [
+        "gone.pkr.hcl: cannot read file: No such file or directory; make it readable"
+    ]
 
 
 def test_duplicate_source_across_hcl_and_json(tmp_path: Path) -> None:
@@ -867,7 +871,8 @@ def test_broken_auto_var_file_is_reported_even_when_no_name_needs_it(tmp_path: P
         'a.auto.pkrvars.hcl:2:6: Invalid escape sequence; The symbol "q" is not a valid '
         "escape sequence selector.",
         "b.auto.pkrvars.hcl:1:5: " + INVALID_EXPRESSION,
-        "c.auto.pkrvars.json:1:9: invalid JSON: expecting a property name in double quotes",
+        "c.auto.pkrvars.json:1:9: invalid JSON: expecting a property name in double quotes; "
+        "fix the JSON",
     ]
 
 
