@@ -316,6 +316,14 @@ def sshloginfile_problems(path: Path) -> list[Problem]:
     return problems
 
 
+def _not_a_file(what: str, given: str, path: Path) -> str:
+    if path.is_dir():
+        return f"{what} {given!r} is a directory; give the path of a file in it"
+    if path.exists():
+        return f"{what} {given!r} is not a regular file; give the path of a file"
+    return f"{what} {given!r} does not exist; fix the path"
+
+
 def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -360,7 +368,7 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
             what = "var file" if key == "var_files" else "sshloginfile"
             values[key] = tuple(str((base / p).absolute()) for p in values[key])
             problems.extend(
-                _at(where, f"{what} {p!r} does not exist; fix the path")
+                _at(where, _not_a_file(what, p, Path(full)))
                 for p, full in zip(given or file_values[key].value, values[key], strict=True)
                 if not Path(full).is_file()
             )
