@@ -22,6 +22,7 @@ from pargen.packer.parse import (
 from pargen.plan.changes import changed_paths, changed_templates, select_changed
 from pargen.plan.ids import job_id
 from pargen.plan.inputs import Built, InputHashes, input_hashes, read_built
+from pargen.plan.var_check import untaken_vars
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class Job:
     """Path argument of ``packer build`` ('.' or a legacy template's file name)."""
     needs_init: bool
     vars: tuple[tuple[str, str], ...]
-    """The ``-var`` values this template declares (Packer rejects undeclared ones)."""
+    """The ``-var`` values this template takes: those it declares (HCL2 rejects others), or
+    every one (a legacy template)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,9 @@ def make_plan(
         hashes = input_hashes(parsed, every_job, parent_of, options.var_files, env)
     if options.skip_unchanged and hashes is not None:
         jobs, unchanged = _changed_inputs(jobs, hashes, read_built(root_path), reasons)
+    untaken = untaken_vars((name for name, _ in options.vars), parsed, {j.template for j in jobs})
+    if jobs and untaken:
+        raise ProblemsError(untaken)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
         raise PargenError(
             f"the plan has {len(jobs)} jobs, more than --max-jobs {options.max_jobs}; "
@@ -225,7 +230,11 @@ def _job(
     source_type: str,
     options: PlanOptions,
 ) -> Job:
-    declared = [(k, v) for k, v in options.vars if k in template.variables]
+    # Packer rejects a -var an HCL2 template does not declare; a legacy template takes every
+    # one as a user variable, declared or not.
+    declared = [
+        (k, v) for k, v in options.vars if source.kind == "legacy" or k in template.variables
+    ]
     return Job(
         id=job_id(source.rel, name),
         template=source.rel,

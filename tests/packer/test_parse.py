@@ -743,11 +743,10 @@ def test_legacy_problems(tmp_path: Path) -> None:
     files = {
         "l.json": """
 {
-  "variables": {"x": "ux", "y": null, "z": "{{env `Z`}}"},
+  "variables": {"x": "ux", "z": "{{env `Z`}}"},
   "builders": [
     {"type": "null"},
     {"type": "null"},
-    {"type": "null", "name": "{{user `y`}}"},
     {"type": "null", "name": "{{user `z`}}"},
     {"type": "null", "name": "{{timestamp}}"},
     {"type": "null", "name": "a,b"},
@@ -760,16 +759,71 @@ def test_legacy_problems(tmp_path: Path) -> None:
     assert problems(tmp_path, files) == [
         'l.json:5:5: duplicate builder name "null", first at line 4; give each builder a '
         'unique "name"',
-        'l.json:6:5: user variable "y" has no value: set it with --var y=... or a var file',
-        'l.json:7:5: cannot compute user variable "z" = "{{env `Z`}}" used in the builder '
-        "name; give it a literal default or set it with --var",
-        'l.json:8:5: cannot compute the builder name "{{timestamp}}": pargen only knows '
+        'l.json:6:5: user variable "z" = "{{env `Z`}}" reads the environment, and it decides '
+        "a builder name: pargen plans before the build's environment exists, so the rendered "
+        "script would pin today's value; set the variable with --var or a var file, or give "
+        "it a literal default",
+        'l.json:7:5: cannot compute the builder name "{{timestamp}}": pargen only knows '
         "{{user `x`}} in names; use a literal name",
-        'l.json:9:5: builder name "a,b" has a comma, which Packer\'s -only cannot select in '
+        'l.json:8:5: builder name "a,b" has a comma, which Packer\'s -only cannot select in '
         "a legacy template; rename it",
-        'l.json:10:5: builder 7 has no "type"; add one',
-        'l.json:11:5: the builder name "{{user `nope`}}" uses user variable "nope", which the '
-        'template does not declare; add it to "variables"',
+        'l.json:9:5: builder 6 has no "type"; add one',
+        'l.json:10:5: "{{user `nope`}}" uses user variable "nope", which is neither declared '
+        'nor given; add it to "variables" or set it with --var nope=...',
+    ]
+
+
+def test_legacy_variables_packer_refuses_before_building(tmp_path: Path) -> None:
+    # Packer checks every variable first: "required variable not set", and a user
+    # variable that uses one nobody defines ("Failed to interpolate").
+    files = {
+        "l.json": '{\n  "variables": {\n    "y": null,\n    "x": "{{user `nope`}}-{{user `y`}}"\n'
+        '  },\n  "builders": [{"type": "null"}]\n}\n'
+    }
+    assert problems(tmp_path, files) == [
+        'l.json:3:10: required variable "y" is not set (its default is null); set it with '
+        "--var y=... or a var file",
+        'l.json:4:10: user variable "x" uses "nope", which is neither declared nor given; '
+        "declare it or set it with --var nope=...",
+    ]
+    assert names(tmp_path, files, VarInputs(vars=(("y", "1"), ("nope", "2")))) == ["null"]
+
+
+def test_legacy_names_take_undeclared_and_nested_user_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every -var and -var-file value is a user variable, declared or not, and a value may
+    # use other user variables (Packer renders them until none is left).
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "l.json": """
+{
+  "variables": {"box": "{{user `os`}}-2204", "os": "ubuntu", "deep": "{{user `box`}}.x"},
+  "builders": [
+    {"type": "null", "name": "{{user `box`}}"},
+    {"type": "null", "name": "{{user `region`}}"},
+    {"type": "null", "name": "{{ user `deep` }}"}
+  ]
+}
+""",
+        "v.json": '{"region": "eu-{{user `os`}}"}\n',
+    }
+    assert names(tmp_path, files, VarInputs(var_files=("v.json",))) == [
+        "ubuntu-2204",
+        "eu-ubuntu",
+        "ubuntu-2204.x",
+    ]
+    inputs = VarInputs(var_files=("v.json",), vars=(("os", "debian"), ("region", "us")))
+    assert names(tmp_path, files, inputs) == ["debian-2204", "us", "debian-2204.x"]
+
+
+def test_legacy_user_variables_in_a_loop_are_a_problem(tmp_path: Path) -> None:
+    files = {
+        "l.json": '{"variables": {"a": "{{user `b`}}", "b": "x{{user `a`}}"},\n'
+        ' "builders": [{"type": "null", "name": "{{user `a`}}"}]}\n'
+    }
+    assert problems(tmp_path, files) == [
+        "l.json:2:15: user variables use each other in a loop (a -> b -> a); break it"
     ]
 
 

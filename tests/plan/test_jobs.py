@@ -292,7 +292,9 @@ def test_max_jobs_exits_2_from_the_command_line(tmp_path: Path) -> None:
     )
 
 
-def test_vars_go_only_to_templates_that_declare_them(tmp_path: Path) -> None:
+def test_vars_go_to_hcl2_templates_that_declare_them_and_to_every_legacy_one(
+    tmp_path: Path,
+) -> None:
     plan = plan_of(
         tmp_path,
         {
@@ -307,7 +309,7 @@ def test_vars_go_only_to_templates_that_declare_them(tmp_path: Path) -> None:
     )
     assert {job.id: job.vars for job in plan.jobs} == {
         ".:null.a": (("region", "us"), ("size", "l")),
-        "app.json:l": (("region", "us"),),
+        "app.json:l": (("region", "us"), ("size", "l"), ("undeclared", "1")),
         "other:null.o": (),
         "web:null.w": (("size", "l"),),
     }

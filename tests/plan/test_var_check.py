@@ -1,0 +1,83 @@
+"""Tests for pargen.plan.var_check: a --var no planned template can take is refused.
+
+The real-Packer test shows the refusal is Packer's: an HCL2 template given an undeclared
+-var fails before building ("Undefined -var variable").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pargen.errors import ProblemsError
+from pargen.plan.jobs import Plan
+from tests.plan.test_jobs import hcl, plan_of
+
+
+def refused(root: Path, files: dict[str, str], **options: object) -> list[str]:
+    with pytest.raises(ProblemsError) as caught:
+        plan_of(root, files, **options)
+    return caught.value.lines
+
+
+def test_a_var_no_template_declares_is_refused(tmp_path: Path) -> None:
+    files = {"main.pkr.hcl": hcl("a", variables={"region": "eu"})}
+    assert refused(tmp_path, files, vars=(("regoin", "us"), ("region", "us"))) == [
+        '--var: no template declares variable "regoin", and Packer refuses an undeclared -var '
+        '("Undefined -var variable"); fix the name or drop the --var'
+    ]
+
+
+def test_a_var_declared_only_outside_the_plan_says_where(tmp_path: Path) -> None:
+    files = {
+        "a/main.pkr.hcl": hcl("a"),
+        "b/main.pkr.hcl": hcl("b", variables={"size": "s"}),
+    }
+    assert refused(tmp_path, files, vars=(("size", "l"),), only=("a:*",)) == [
+        '--var: variable "size" is declared only in b, which this plan does not build; drop '
+        "the --var or plan that template too"
+    ]
+    plan: Plan = plan_of(tmp_path, files, vars=(("size", "l"),))
+    assert {job.id: job.vars for job in plan.jobs} == {
+        "a:null.a": (),
+        "b:null.b": (("size", "l"),),
+    }
+
+
+def test_a_planned_legacy_template_takes_any_var(tmp_path: Path) -> None:
+    files = {
+        "main.pkr.hcl": hcl("a"),
+        "app.json": json.dumps({"builders": [{"type": "null", "name": "l"}]}),
+    }
+    plan = plan_of(tmp_path, files, vars=(("anything", "1"),))
+    assert {job.id: job.vars for job in plan.jobs} == {
+        ".:null.a": (),
+        "app.json:l": (("anything", "1"),),
+    }
+    # Left out of the plan, it takes nothing.
+    assert len(refused(tmp_path, files, vars=(("anything", "1"),), except_=("app.json:*",))) == 1
+
+
+def test_a_plan_with_no_jobs_refuses_nothing(tmp_path: Path) -> None:
+    files = {"main.pkr.hcl": hcl("a")}
+    assert plan_of(tmp_path, files, vars=(("x", "1"),), only=("nothing",)).jobs == ()
+
+
+@pytest.mark.skipif(shutil.which("packer") is None, reason="packer is not installed")
+def test_packer_refuses_an_undeclared_var_too(tmp_path: Path) -> None:
+    (tmp_path / "main.pkr.hcl").write_text(hcl("a"), encoding="utf-8")
+    done = subprocess.run(
+        ["packer", "validate", "-var", "regoin=us", "."],
+        cwd=tmp_path,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Undefined -var variable" in done.stdout + done.stderr
