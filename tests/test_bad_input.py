@@ -258,7 +258,8 @@ CASES = [
             + SRC
             + 'build {\n  name = var.v\n  sources = ["source.null.a"]\n}\n'
         },
-        ("b.pkr.hcl:8:10",),
+        # Packer's "Unset variable", at the declaration.
+        ("b.pkr.hcl:1:1",),
         hint="--var v=",
     ),
     Case(

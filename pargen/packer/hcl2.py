@@ -74,12 +74,14 @@ class HclReading:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def read_hcl_directory(source: TemplateSource, root: Path, inputs: Inputs) -> HclReading:
+def read_hcl_directory(
+    source: TemplateSource, root: Path, inputs: Inputs, max_builds: int | None = None
+) -> HclReading:
     reading = HclReading()
     bodies = _load(source, root, reading.problems)
     if reading.problems:
         return reading
-    _Directory(bodies, inputs, reading).read()
+    _Directory(bodies, inputs, reading, max_builds).read()
     return reading
 
 
@@ -120,10 +122,13 @@ def _load(source: TemplateSource, root: Path, problems: list[Problem]) -> list[B
 
 
 class _Directory:
-    def __init__(self, bodies: list[Body], inputs: Inputs, reading: HclReading) -> None:
+    def __init__(
+        self, bodies: list[Body], inputs: Inputs, reading: HclReading, max_builds: int | None
+    ) -> None:
         self.bodies = bodies
         self.inputs = inputs
         self.reading = reading
+        self.max_builds = max_builds
         self.sources: dict[tuple[str, str], Where] = {}
         self.used: set[tuple[str, str]] = set()
         self.scope = Scope()
@@ -160,6 +165,12 @@ class _Directory:
         var_file_errors = variables.read_var_files()
         if var_file_errors:
             self.reading.problems.extend(problem(err) for err in var_file_errors)
+            return
+        # Packer checks every value given from outside, and that each variable has one,
+        # before it reads any build.
+        value_errors = variables.outside_value_errors() + variables.unset_errors()
+        if value_errors:
+            self.reading.problems.extend(problem(err) for err in value_errors)
             return
         locals_ = LocalValues(self.local_definitions(), variables)
         self.scope = Scope({"var": variables, "local": locals_}, functions=True, place="here")
@@ -334,16 +345,21 @@ class _Directory:
 
     def dynamic_sources(self, block: Block) -> list[SourceUse]:
         uses: list[SourceUse] = []
+        names: dict[int, Expr | None] = {}
         for labels, content, iteration in self.expand(block, 1):
             reference = labels[0]
             parts = _reference_parts(reference)
             if parts is None:
                 raise TemplateError(block.where, _invalid_reference(reference, strict=False))
             local_name = ""
-            name_attr = content.attribute("name")
-            if name_attr is not None:
+            # Every element shares one content body: read its name expression once.
+            if id(content) not in names:
+                name_attr = content.attribute("name")
+                names[id(content)] = None if name_attr is None else name_attr.expression()
+            name_expr = names[id(content)]
+            if name_expr is not None:
                 scope = Scope(iteration, place=_CONTENT_PLACE)
-                local_name = self.string(name_attr.expression(), scope, "the source name")
+                local_name = self.string(name_expr, scope, "the source name")
             uses.append(SourceUse(parts[0], parts[1], local_name or parts[1], block.where))
         return uses
 
@@ -376,11 +392,21 @@ class _Directory:
         label_exprs = self.label_expressions(labels_attr, label_count)
         expanded: list[tuple[list[str], Body, dict[str, Value]]] = []
         for key, value in pairs:
+            self.check_count(block, len(self.reading.builds) + len(expanded) + 1)
             iteration: dict[str, Value] = {iterator: {"key": key, "value": value}}
             scope = self.scope.child(iteration)
             labels = [self.string(e, scope, "a dynamic block label") for e in label_exprs]
             expanded.append((labels, contents[0].body, iteration))
         return expanded
+
+    def check_count(self, block: Block, count: int) -> None:
+        """Stop as soon as the builds outnumber --max-jobs: a for_each can be huge."""
+        if self.max_builds is not None and count > self.max_builds:
+            raise TemplateError(
+                block.where,
+                f"this template makes more than {self.max_builds} builds, more than --max-jobs "
+                f"{self.max_builds}; narrow this for_each or raise the limit",
+            )
 
     def iterator_name(self, body: Body, default: str) -> str:
         attribute = body.attribute("iterator")

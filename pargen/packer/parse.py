@@ -49,9 +49,15 @@ _POOL_THRESHOLD = 64
 
 
 def parse_all(
-    sources: Sequence[TemplateSource], root: Path, inputs: VarInputs
+    sources: Sequence[TemplateSource],
+    root: Path,
+    inputs: VarInputs,
+    max_builds: int | None = None,
 ) -> list[ParsedTemplate]:
-    """Every template parsed, in the order given; all problems of all templates raised together."""
+    """Every template parsed, in the order given; all problems of all templates raised together.
+
+    ``max_builds``: a template that makes more builds is a problem, found as they are made.
+    """
     cache_path = root / cache.CACHE_FILE
     entries = cache.load(cache_path)
     inputs_key = cache.inputs_key(inputs)
@@ -62,7 +68,9 @@ def parse_all(
     ]
     missing = [i for i, result in enumerate(results) if result is None]
     for i, result in zip(
-        missing, _parse_many([sources[i] for i in missing], root, inputs), strict=True
+        missing,
+        _parse_many([sources[i] for i in missing], root, inputs, max_builds),
+        strict=True,
     ):
         results[i] = result
     problems = [p for r in results if isinstance(r, list) for p in r]
@@ -84,21 +92,21 @@ def syntax_problems(text: str, shown: str) -> list[Problem]:
 
 
 def _parse_one(
-    source: TemplateSource, root: Path, inputs: VarInputs
+    source: TemplateSource, root: Path, inputs: VarInputs, max_builds: int | None = None
 ) -> ParsedTemplate | list[Problem]:
     # Exceptions do not cross process boundaries intact: return the problems instead.
     try:
-        return parse_template(source, root, inputs)
+        return parse_template(source, root, inputs, max_builds)
     except ProblemsError as err:
         return list(err.problems)
 
 
 def _parse_many(
-    sources: list[TemplateSource], root: Path, inputs: VarInputs
+    sources: list[TemplateSource], root: Path, inputs: VarInputs, max_builds: int | None
 ) -> list[ParsedTemplate | list[Problem]]:
     workers = os.cpu_count() or 1
     if len(sources) < _POOL_THRESHOLD or workers == 1:
-        return [_parse_one(s, root, inputs) for s in sources]
+        return [_parse_one(s, root, inputs, max_builds) for s in sources]
     chunk = max(1, len(sources) // (workers * 4))
     # A forked worker must not enter a Go runtime its parent started (its threads are not
     # copied): fork only while none runs here, as in a CLI run; else start workers afresh.
@@ -110,6 +118,7 @@ def _parse_many(
                 sources,
                 [root] * len(sources),
                 [inputs] * len(sources),
+                [max_builds] * len(sources),
                 chunksize=chunk,
             )
         )

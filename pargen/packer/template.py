@@ -51,11 +51,16 @@ class ParsedTemplate:
     warnings: tuple[Problem, ...] = ()
 
 
-def parse_template(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTemplate:
-    """The builds of one template; every problem found in it raised together."""
+def parse_template(
+    source: TemplateSource, root: Path, inputs: VarInputs, max_builds: int | None = None
+) -> ParsedTemplate:
+    """The builds of one template; every problem found in it raised together.
+
+    With ``max_builds``, reading stops as soon as dynamic blocks make more builds than that.
+    """
     root = root.absolute()
     try:
-        return _parse(source, root, inputs)
+        return _parse(source, root, inputs, max_builds)
     except ProblemsError:
         raise
     except RecursionError:
@@ -71,7 +76,9 @@ def parse_template(source: TemplateSource, root: Path, inputs: VarInputs) -> Par
 _TOO_DEEP = "the template is nested too deeply for pargen to read"
 
 
-def _parse(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTemplate:
+def _parse(
+    source: TemplateSource, root: Path, inputs: VarInputs, max_builds: int | None
+) -> ParsedTemplate:
     cli = dict(inputs.vars)
     var_files = tuple(Path.cwd() / path for path in inputs.var_files)
     if source.kind == "legacy":
@@ -83,7 +90,7 @@ def _parse(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTempl
         )
     env = {k: v for k, v in inputs.env.items() if k.startswith("PKR_VAR_")}
     reading = read_hcl_directory(
-        source, root, Inputs((*source.auto_var_files, *var_files), cli, env, root)
+        source, root, Inputs((*source.auto_var_files, *var_files), cli, env, root), max_builds
     )
     if reading.problems:
         raise ProblemsError(reading.problems)

@@ -89,14 +89,19 @@ def make_plan(
         vars=options.vars,
         env={k: v for k, v in env.items() if k.startswith("PKR_VAR_")},
     )
+    # Without a selection every job is planned: --max-jobs can stop reading as builds are made.
+    narrowed = bool(
+        options.only or options.except_ or options.changed_since or options.skip_unchanged
+    )
+    limit = None if narrowed else options.max_jobs
     try:
-        parsed = parse_all(sources, root_path, inputs)
+        parsed = parse_all(sources, root_path, inputs, max_builds=limit)
     except ProblemsError as err:
         problems.extend(err.problems)
     if problems:
         raise ProblemsError(_from_here(root, p) for p in problems)
     try:
-        jobs = _jobs(parsed, options)
+        jobs = _jobs(parsed, options, limit)
     except ProblemsError as err:
         raise ProblemsError(_from_here(root, p) for p in err.problems) from None
     every_job = jobs
@@ -123,10 +128,7 @@ def make_plan(
     if jobs and untaken:
         raise ProblemsError(untaken)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
-        raise PargenError(
-            f"the plan has {len(jobs)} jobs, more than --max-jobs {options.max_jobs}; "
-            "narrow it with --only/--except or raise the limit"
-        )
+        raise _too_many(f"the plan has {len(jobs)} jobs", options.max_jobs)
     jobs = _order(jobs, flat=options.flat)
     warnings = tuple(_from_here(root, w) for template in parsed for w in template.warnings)
     return Plan(
@@ -179,7 +181,14 @@ def _from_here(root: str, problem: Problem) -> Problem:
     return Problem(path, problem.line, problem.col, problem.message)
 
 
-def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
+def _too_many(what: str, limit: int) -> PargenError:
+    return PargenError(
+        f"{what}, more than --max-jobs {limit}; narrow it with --only/--except or raise the limit"
+    )
+
+
+def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions, limit: int | None) -> list[Job]:
+    """Every job of every template; ``limit``: stop as soon as there are more."""
     problems: list[Problem] = []
     jobs: list[Job] = []
     for template in parsed:
@@ -187,11 +196,17 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
         names: dict[str, str] = {}
         for build in template.builds:
             names.setdefault(build.name, build.source_type)
+        # Only a name with a comma can select another one: compared within its length only,
+        # so planning stays linear in the number of builds.
+        by_length: dict[int, list[str]] = {}
+        if source.kind == "hcl" and any("," in name for name in names):
+            for name in names:
+                by_length.setdefault(len(name), []).append(name)
         for build in template.builds:
             if names.pop(build.name, None) is None:
                 continue  # several builds with one full name: -only selects them together
             clash = source.kind == "hcl" and _also_selected(
-                build.name, [b.name for b in template.builds]
+                build.name, by_length.get(len(build.name), [])
             )
             if clash:
                 problems.append(
@@ -205,6 +220,8 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions) -> list[Job]:
                     )
                 )
             jobs.append(_job(source, template, build.name, build.source_type, options))
+            if limit is not None and len(jobs) > limit:
+                raise _too_many(f"planning stopped at {len(jobs)} jobs", limit)
     if problems:
         raise ProblemsError(problems)
     return jobs

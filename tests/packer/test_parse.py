@@ -299,7 +299,8 @@ def test_values_that_do_not_decide_names_are_never_evaluated(tmp_path: Path) -> 
     files = hcl(
         """
 variable "unset" {
-  type = string
+  type    = string
+  default = ""
   validation {
     condition     = length(var.unset) > 100
     error_message = "Too short."
@@ -615,10 +616,39 @@ def test_variable_without_value(tmp_path: Path) -> None:
         'variable "n" {\n  type = string\n}\nlocals {\n  l = "${var.n}-x"\n}\n'
         'build {\n  name = local.l\n  sources = ["null.a"]\n}'
     )
+    # Packer refuses the whole template ("Unset variable"), whether a name needs it or not.
+    unset = (
+        'build.pkr.hcl:7:1: variable "n" is not set: it has no default and nothing gives it a '
+        'value (Packer: "Unset variable"); set it with --var n=..., a var file or PKR_VAR_n, or '
+        "give it a default"
+    )
+    assert problems(tmp_path, files) == [unset]
+    files = hcl('variable "n" {\n  type = string\n}\nbuild {\n  sources = ["null.a"]\n}')
+    assert problems(tmp_path / "unused", files) == [unset]
+    assert names(tmp_path / "unused", files, VarInputs(env={"PKR_VAR_n": "x"})) == ["null.a"]
+
+
+def test_env_in_a_default_that_decides_a_name_is_refused(tmp_path: Path) -> None:
+    # Packer would read its own environment at build time; the rendered script runs in
+    # another one than the plan, so pargen refuses rather than pin today's value.
+    files = hcl(
+        'variable "region" {\n  default = env("AWS_REGION")\n}\n'
+        'build {\n  name = var.region\n  sources = ["null.a"]\n}'
+    )
     assert problems(tmp_path, files) == [
-        'build.pkr.hcl:11:10: variable "n" has no value: give it a default, or set it with '
-        "--var n=..., a var file or PKR_VAR_n (needed for the build name at build.pkr.hcl:14)"
+        'build.pkr.hcl:8:13: cannot evaluate `env("AWS_REGION")`: it reads the environment, '
+        "and it decides a build name: pargen plans before the build's environment exists, so "
+        "the rendered script would pin today's value; set this variable with --var, a var "
+        "file or PKR_VAR_<name> (which replace its default), or give it a literal default "
+        "(needed for the build name at build.pkr.hcl:11)"
     ]
+    # A value from outside replaces the default, which is then never read.
+    assert names(tmp_path, files, VarInputs(env={"PKR_VAR_region": "eu"})) == ["eu.null.a"]
+    # The default still gives the type: a string, so the text is taken as it is.
+    assert names(tmp_path, files, VarInputs(vars=(("region", "[a]"),))) == ["[a].null.a"]
+    # A default no name needs is never evaluated.
+    files = hcl('variable "region" {\n  default = env("X")\n}\nbuild {\n  sources = ["null.a"]\n}')
+    assert names(tmp_path / "unused", files) == ["null.a"]
 
 
 def test_for_each_over_a_data_source(tmp_path: Path) -> None:
@@ -710,13 +740,20 @@ def test_bad_variable_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         'variable "l" {\n  type = list(string)\n}\nvariable "n" {\n  type = number\n}\n'
         'build {\n  name = "${var.l[0]}${var.n}"\n  sources = ["null.a"]\n}'
     ) | {"v.pkrvars.hcl": "n = \n"}
-    assert problems(tmp_path, files, VarInputs(vars=(("l", "[a b"),))) == [
+    # Each value given from outside is checked, whether a name needs it or not.
+    assert problems(tmp_path, files, VarInputs(vars=(("l", "[a b"), ("n", "1")))) == [
         'build.pkr.hcl:7:1: cannot use the value of variable "l" from -var: invalid '
-        "expression `[a b`: unexpected 'b' (needed for the build name at build.pkr.hcl:14)"
+        "expression `[a b`: unexpected 'b'"
     ]
     assert problems(tmp_path, files, VarInputs(vars=(("l", '["a"]'), ("n", "two")))) == [
         'build.pkr.hcl:10:1: the value of variable "n" from -var does not fit its type: '
-        "a number is required, got string (needed for the build name at build.pkr.hcl:14)"
+        "a number is required, got string"
+    ]
+    # A PKR_VAR_ value too, even when a -var replaces it.
+    inputs = VarInputs(vars=(("l", '["a"]'), ("n", "1")), env={"PKR_VAR_n": "two"})
+    assert problems(tmp_path, files, inputs) == [
+        'build.pkr.hcl:10:1: the value of variable "n" from PKR_VAR_n does not fit its type: '
+        "a number is required, got string"
     ]
     # A broken var file is reported whether or not a name needs it, and ends the reading.
     assert problems(tmp_path, files, VarInputs(var_files=("v.pkrvars.hcl",))) == [
@@ -733,8 +770,7 @@ def test_list_default_fixes_the_length_when_no_type_is_declared(tmp_path: Path) 
     assert problems(tmp_path, files, VarInputs(vars=(("l", '["x", "y"]'),))) == [
         'build.pkr.hcl:7:1: the value of variable "l" from -var does not fit its type: a list '
         "of 1 element(s) is required, got a list of 2 (the type comes from the default: "
-        "declare a type like list(string) to allow others) (needed for the for_each of a "
-        "dynamic block at build.pkr.hcl:12)"
+        "declare a type like list(string) to allow others)"
     ]
     assert names(tmp_path, files, VarInputs(vars=(("l", '["x"]'),))) == ["null.a"]
 
@@ -881,8 +917,7 @@ def test_valid_escapes_heredocs_and_comments_keep_their_backslashes(
     assert problems(tmp_path, files, VarInputs(vars=(("l", '["a\\q"]'),))) == [
         'build.pkr.hcl:7:1: cannot use the value of variable "l" from -var: invalid expression '
         '`["a\\q"]`: invalid escape sequence "\\q" in a string: write \\\\ for a backslash; '
-        'a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN '
-        "(needed for the build name at build.pkr.hcl:11)"
+        'a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN'
     ]
 
 

@@ -263,13 +263,21 @@ def test_a_child_waits_only_for_the_selected_jobs_of_its_parent(tmp_path: Path) 
 
 
 def test_max_jobs_refuses_a_larger_plan(tmp_path: Path) -> None:
+    # Without a selection, planning stops at the first job too many.
     with pytest.raises(PargenError) as caught:
         plan_of(tmp_path, TREE, max_jobs=4)
+    assert caught.value.lines == [
+        "planning stopped at 5 jobs, more than --max-jobs 4; "
+        "narrow it with --only/--except or raise the limit"
+    ]
+    assert caught.value.code == 2
+    # A selection counts the jobs it keeps.
+    with pytest.raises(PargenError) as caught:
+        plan_of(tmp_path, TREE, max_jobs=4, only=("*",))
     assert caught.value.lines == [
         "the plan has 5 jobs, more than --max-jobs 4; "
         "narrow it with --only/--except or raise the limit"
     ]
-    assert caught.value.code == 2
 
 
 def test_max_jobs_counts_the_selected_jobs(tmp_path: Path) -> None:
@@ -287,7 +295,7 @@ def test_max_jobs_exits_2_from_the_command_line(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        "pargen: error: the plan has 5 jobs, more than --max-jobs 3; "
+        "pargen: error: planning stopped at 4 jobs, more than --max-jobs 3; "
         "narrow it with --only/--except or raise the limit\n"
     )
 
