@@ -77,4 +77,4 @@ def _diagnostics(raw: str, path: str) -> list[TemplateError]:
         text = body[start.end() : end].strip().removesuffix(";").strip()
         where = Where(path, int(start.group(1)), int(start.group(2)))
         errors.append(TemplateError(where, text))
-    return errors
+    return sorted(errors, key=lambda err: (err.where.line, err.where.col))

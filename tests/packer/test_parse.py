@@ -628,6 +628,18 @@ def test_variable_without_value(tmp_path: Path) -> None:
     assert names(tmp_path / "unused", files, VarInputs(env={"PKR_VAR_n": "x"})) == ["null.a"]
 
 
+def test_interpolation_in_the_sources_list_is_evaluated(tmp_path: Path) -> None:
+    # Packer 1.7.9 and later decode name and sources with var and local in scope (1.6.6
+    # refuses variables in both); a reference label of a nested source block can never
+    # interpolate (HCL: "Invalid string literal", tests/packer/test_hcl_check.py).
+    files = hcl(
+        'variable "n" {\n  default = "b"\n}\n'
+        'build {\n  sources = ["source.null.${var.n}", "null.${"a"}"]\n}'
+    )
+    assert names(tmp_path, files) == ["null.b", "null.a"]
+    assert names(tmp_path, files, VarInputs(env={"PKR_VAR_n": "a"})) == ["null.a", "null.a"]
+
+
 def test_env_in_a_default_that_decides_a_name_is_refused(tmp_path: Path) -> None:
     # Packer would read its own environment at build time; the rendered script runs in
     # another one than the plan, so pargen refuses rather than pin today's value.
