@@ -484,7 +484,7 @@ def test_a_missing_var_file_on_the_command_line(
 def test_a_directory_is_not_a_var_file(tmp_path: Path) -> None:
     (tmp_path / "vars").mkdir()
     assert problems(tmp_path, 'var_files = ["vars"]\n') == [
-        "pargen.hcl:1:1: var file 'vars' does not exist; fix the path"
+        "pargen.hcl:1:1: var file 'vars' is a directory; give the path of a file in it"
     ]
 
 
