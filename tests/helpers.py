@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
@@ -18,3 +23,18 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
         else:
             path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def packer_validate(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``packer validate [args] .`` in ``directory`` (the test is skipped without Packer)."""
+    packer = shutil.which("packer")
+    if packer is None:
+        pytest.skip("packer is not installed")
+    return subprocess.run(
+        [packer, "validate", *args, "."],
+        cwd=directory,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

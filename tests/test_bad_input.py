@@ -32,6 +32,7 @@ RUNNABLE = (
     '  provisioner "shell-local" {\n    inline = ["touch ran-marker"]\n  }\n}\n'
 )
 VARIABLE = 'variable "v" {\n  default = "x"\n}\n'  # lines 1-3
+NUMBER_VARIABLE = 'variable "n" {\n  type = number\n  default = 1\n}\n'  # lines 1-4
 MARKER = "ran-marker"
 
 
@@ -670,7 +671,7 @@ CASES = [
     ),
     Case(
         "var-of-the-wrong-type",
-        {"b.pkr.hcl": 'variable "n" {\n  type = number\n  default = 1\n}\n' + GOOD},
+        {"b.pkr.hcl": NUMBER_VARIABLE + GOOD},
         ("b.pkr.hcl:1:1",),
         args=("plan", ".", "--var", "n=two"),
         exact=(
@@ -680,7 +681,7 @@ CASES = [
     ),
     Case(
         "pkr-var-of-the-wrong-type",
-        {"b.pkr.hcl": 'variable "n" {\n  type = number\n  default = 1\n}\n' + GOOD},
+        {"b.pkr.hcl": NUMBER_VARIABLE + GOOD},
         ("b.pkr.hcl:1:1",),
         env={"PKR_VAR_n": "two"},
         hint="PKR_VAR_n",

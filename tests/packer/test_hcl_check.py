@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +20,7 @@ from pargen.config import PlanOptions
 from pargen.errors import ProblemsError
 from pargen.packer.hcl_check import syntax_errors
 from pargen.plan.jobs import make_plan
-from tests.helpers import write_tree
-
-PACKER = shutil.which("packer")
+from tests.helpers import packer_validate, write_tree
 
 SOURCE = 'source "null" "{name}" {{\n  communicator = "none"\n}}\n'
 COMMON = """
@@ -96,16 +93,7 @@ def problems(root: Path) -> list[str]:
 
 def assert_packer_rejects(directory: Path, lines: list[str], *args: str) -> None:
     """``packer validate`` fails in ``directory`` with each problem's summary on its line."""
-    if PACKER is None:
-        pytest.skip("packer is not installed")
-    done = subprocess.run(
-        [PACKER, "validate", *args, "."],
-        cwd=directory,
-        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = packer_validate(directory, *args)
     said = done.stdout + done.stderr
     assert done.returncode == 1, said
     for line in lines:
