@@ -124,13 +124,17 @@ def make_plan(
         hashes = input_hashes(parsed, every_job, parent_of, options.var_files, env)
     if options.skip_unchanged and hashes is not None:
         jobs, unchanged = _changed_inputs(jobs, hashes, read_built(root_path), reasons)
-    untaken = untaken_vars((name for name, _ in options.vars), parsed, {j.template for j in jobs})
+    untaken, var_warnings = untaken_vars(
+        (name for name, _ in options.vars), parsed, {j.template for j in jobs}
+    )
     if jobs and untaken:
         raise ProblemsError(untaken)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
         raise _too_many(f"the plan has {len(jobs)} jobs", options.max_jobs)
     jobs = _order(jobs, flat=options.flat)
     warnings = tuple(_from_here(root, w) for template in parsed for w in template.warnings)
+    if jobs:
+        warnings += tuple(var_warnings)
     return Plan(
         root=root,
         jobs=tuple(jobs),

@@ -1,9 +1,10 @@
-"""``--var`` values no planned template can take: Packer would refuse them.
+"""``--var`` values no planned template can take.
 
-An HCL2 template takes a ``-var`` only for a variable it declares ("Undefined -var variable"
-otherwise); a legacy template takes every one. pargen gives each job only the values its
-template takes, so a ``--var`` that none of the planned templates takes is a typo, or meant
-for a template the plan leaves out.
+An HCL2 template takes a ``-var`` only for a variable it declares (Packer refuses others:
+"Undefined -var variable"); a legacy template takes every one. pargen gives each job only
+the values its template takes. A ``--var`` that no template of the tree can take is a typo:
+an error. One that only templates left out of this plan take (by --only, --except,
+--changed-since, ...) is fine for a pipeline that always passes it, but worth a warning.
 """
 
 from __future__ import annotations
@@ -16,26 +17,37 @@ from pargen.packer.parse import ParsedTemplate
 
 def untaken_vars(
     names: Iterable[str], parsed: Iterable[ParsedTemplate], planned: set[str]
-) -> list[Problem]:
-    """A problem for each ``--var`` name no template in ``planned`` (template paths) takes."""
+) -> tuple[list[Problem], list[Problem]]:
+    """Errors and warnings for the ``--var`` names no template in ``planned`` takes."""
     templates = list(parsed)
-    if any(t.source.kind == "legacy" and t.source.rel in planned for t in templates):
-        return []
-    problems: list[Problem] = []
+    legacy = [t.source.rel for t in templates if t.source.kind == "legacy"]
+    if any(rel in planned for rel in legacy):
+        return [], []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     for name in dict.fromkeys(names):
         declaring = [t.source.rel for t in templates if name in t.variables]
         if any(rel in planned for rel in declaring):
             continue
-        if declaring:
-            shown = ", ".join(declaring)
-            message = (
-                f'variable "{name}" is declared only in {shown}, which this plan does not '
-                "build; drop the --var or plan that template too"
+        if declaring or legacy:
+            shown = ", ".join(declaring or legacy)
+            what = f'variable "{name}" is declared only in' if declaring else "only"
+            warnings.append(
+                Problem(
+                    "--var",
+                    0,
+                    0,
+                    f"{what} {shown}, which this plan does not build; no job gets --var {name}",
+                )
             )
-        else:
-            message = (
+            continue
+        errors.append(
+            Problem(
+                "--var",
+                0,
+                0,
                 f'no template declares variable "{name}", and Packer refuses an undeclared '
-                '-var ("Undefined -var variable"); fix the name or drop the --var'
+                '-var ("Undefined -var variable"); fix the name or drop the --var',
             )
-        problems.append(Problem("--var", 0, 0, message))
-    return problems
+        )
+    return errors, warnings

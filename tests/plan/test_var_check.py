@@ -1,4 +1,5 @@
-"""Tests for pargen.plan.var_check: a --var no planned template can take is refused.
+"""Tests for pargen.plan.var_check: a --var no template takes is refused, one only templates
+left out of the plan take is a warning.
 
 The real-Packer test shows the refusal is Packer's: an HCL2 template given an undeclared
 -var fails before building ("Undefined -var variable").
@@ -31,16 +32,21 @@ def test_a_var_no_template_declares_is_refused(tmp_path: Path) -> None:
     ]
 
 
-def test_a_var_declared_only_outside_the_plan_says_where(tmp_path: Path) -> None:
+def test_a_var_declared_only_outside_the_plan_is_a_warning_saying_where(tmp_path: Path) -> None:
+    # A pipeline that always passes --var size=... and plans --changed-since must not fail
+    # whenever b is unchanged.
     files = {
         "a/main.pkr.hcl": hcl("a"),
         "b/main.pkr.hcl": hcl("b", variables={"size": "s"}),
     }
-    assert refused(tmp_path, files, vars=(("size", "l"),), only=("a:*",)) == [
-        '--var: variable "size" is declared only in b, which this plan does not build; drop '
-        "the --var or plan that template too"
+    narrowed = plan_of(tmp_path, files, vars=(("size", "l"),), only=("a:*",))
+    assert [str(w) for w in narrowed.warnings] == [
+        '--var: variable "size" is declared only in b, which this plan does not build; no job '
+        "gets --var size"
     ]
+    assert {job.id: job.vars for job in narrowed.jobs} == {"a:null.a": ()}
     plan: Plan = plan_of(tmp_path, files, vars=(("size", "l"),))
+    assert plan.warnings == ()
     assert {job.id: job.vars for job in plan.jobs} == {
         "a:null.a": (),
         "b:null.b": (("size", "l"),),
@@ -57,8 +63,11 @@ def test_a_planned_legacy_template_takes_any_var(tmp_path: Path) -> None:
         ".:null.a": (),
         "app.json:l": (("anything", "1"),),
     }
-    # Left out of the plan, it takes nothing.
-    assert len(refused(tmp_path, files, vars=(("anything", "1"),), except_=("app.json:*",))) == 1
+    # Left out of the plan, it takes nothing: said, not refused.
+    narrowed = plan_of(tmp_path, files, vars=(("anything", "1"),), except_=("app.json:*",))
+    assert [str(w) for w in narrowed.warnings] == [
+        "--var: only app.json, which this plan does not build; no job gets --var anything"
+    ]
 
 
 def test_a_plan_with_no_jobs_refuses_nothing(tmp_path: Path) -> None:
