@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,18 @@ def test_valid_files_start_no_go_runtime_in_config_reading(tmp_path: Path) -> No
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "False\n"
+
+
+def test_parse_workers_start_afresh_once_a_go_runtime_runs_here(tmp_path: Path) -> None:
+    # This process has run HashiCorp's parser (the cases above, or this one): a forked worker
+    # would copy a Go runtime without its threads. Enough templates for the worker pool must
+    # still parse, every syntax error included.
+    syntax_errors("a = 1\n", "x.hcl")
+    files = {f"t{i:03}/b.pkr.hcl": child(f"s{i}") for i in range(70)}
+    files["t999/b.pkr.hcl"] = child("bad").replace("sources = [", "sources = [1 ")
+    write_tree(tmp_path, files)
+    lines = problems(tmp_path)
+    assert lines == [f"t999/b.pkr.hcl:5:16: {MISSING_ITEM_SEPARATOR}"]
+    del files["t999/b.pkr.hcl"]
+    shutil.rmtree(tmp_path / "t999")
+    assert len(make_plan(str(tmp_path), PlanOptions(), {}).jobs) == 70
