@@ -11,6 +11,7 @@ from typing import Any, Literal
 import hcl2
 
 from pargen.errors import Problem, ProblemsError
+from pargen.packer.parse import syntax_problems
 
 CONFIG_FILE = "pargen.hcl"
 
@@ -211,9 +212,21 @@ def read_config_file(root: Path) -> tuple[dict[str, _Located], list[Problem]]:
             Problem(shown, 0, 0, f"cannot read it ({err}); fix its permissions or encoding")
         ]
     except Exception as err:  # lark raises many kinds; all mean the same to a person
+        # HashiCorp's parser says what is wrong in a sentence; asked only now, so a valid
+        # file never starts its Go runtime here (see pargen.packer.hcl_check).
+        found = syntax_problems(text, shown)
+        if found:
+            return {}, found
         line, col = getattr(err, "line", 0), getattr(err, "column", 0)
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return {}, [Problem(shown, line, col, f"not valid HCL: {first}")]
+        return {}, [
+            Problem(
+                shown,
+                line,
+                col,
+                "HCL accepts this but pargen's reader (python-hcl2) cannot read it; "
+                "write the setting more simply, and please report it",
+            )
+        ]
     located: dict[str, _Located] = {}
     problems: list[Problem] = []
     known = ", ".join(sorted([*_SCALARS, *_LISTS, "group", "template"]))
@@ -417,6 +430,14 @@ def sshloginfile_problems(path: Path) -> list[Problem]:
     return problems
 
 
+def _not_a_file(what: str, given: str, path: Path) -> str:
+    if path.is_dir():
+        return f"{what} {given!r} is a directory; give the path of a file in it"
+    if path.exists():
+        return f"{what} {given!r} is not a regular file; give the path of a file"
+    return f"{what} {given!r} does not exist; fix the path"
+
+
 def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -461,7 +482,7 @@ def resolve(root: Path, cli: Mapping[str, Any]) -> Config:
             what = "var file" if key == "var_files" else "sshloginfile"
             values[key] = tuple(str((base / p).absolute()) for p in values[key])
             problems.extend(
-                _at(where, f"{what} {p!r} does not exist; fix the path")
+                _at(where, _not_a_file(what, p, Path(full)))
                 for p, full in zip(given or file_values[key].value, values[key], strict=True)
                 if not Path(full).is_file()
             )

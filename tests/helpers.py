@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
@@ -45,5 +49,20 @@ def pargen_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def packer_validate(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``packer validate [args] .`` in ``directory`` (the test is skipped without Packer)."""
+    packer = shutil.which("packer")
+    if packer is None:
+        pytest.skip("packer is not installed")
+    return subprocess.run(
+        [packer, "validate", *args, "."],
+        cwd=directory,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        capture_output=True,
+        text=True,
         check=False,
     )

@@ -32,6 +32,7 @@ RUNNABLE = (
     '  provisioner "shell-local" {\n    inline = ["touch ran-marker"]\n  }\n}\n'
 )
 VARIABLE = 'variable "v" {\n  default = "x"\n}\n'  # lines 1-3
+NUMBER_VARIABLE = 'variable "n" {\n  type = number\n  default = 1\n}\n'  # lines 1-4
 MARKER = "ran-marker"
 
 
@@ -55,6 +56,8 @@ class Case:
     """The whole lines after ``pargen: error: ``, when pinned."""
     stdout: str = ""
     """What a case that is no error prints."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment for the run."""
 
 
 def line_pattern(where: str) -> re.Pattern[str]:
@@ -86,6 +89,32 @@ def loop(root: Path) -> None:
 def read_error(root: Path) -> None:
     # Reading /proc/self/mem at offset 0 fails with EIO, even for root.
     (root / "c.pkr.hcl").symlink_to("/proc/self/mem")
+
+
+def fifo(root: Path) -> None:
+    os.mkfifo(root / "pipe.pkr.hcl")
+
+
+def link_to_dev_zero(root: Path) -> None:
+    (root / "zero.pkr.hcl").symlink_to("/dev/zero")
+
+
+# A path whose stat is refused even to root where pargen's sandboxes run (/proc/1/cwd).
+UNSTATABLE = "/proc/1/cwd/x"
+
+
+def _stat_refused(path: str) -> bool:
+    try:
+        Path(path).stat()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def unstatable_link(root: Path) -> None:
+    (root / "notes").symlink_to(UNSTATABLE)
 
 
 def pargen_run_dir(root: Path) -> None:
@@ -148,14 +177,21 @@ CASES = [
         ("b.pkr.hcl:5:*",),
     ),
     Case("hcl-stray-closing-brace", {"b.pkr.hcl": SRC + "}\n" + BUILD}, ("b.pkr.hcl:4:1",)),
-    Case("hcl-stray-character", {"b.pkr.hcl": SRC + "@\n" + BUILD}, ("b.pkr.hcl:4:1",)),
+    Case(
+        "hcl-stray-character",
+        {"b.pkr.hcl": SRC + "@\n" + BUILD},
+        ("b.pkr.hcl:4:1", "b.pkr.hcl:4:1"),
+        hint="Argument or block definition required",
+    ),
     Case(
         "hcl-block-without-brace", {"b.pkr.hcl": 'source "null" "a"\n' + BUILD}, ("b.pkr.hcl:*:*",)
     ),
     Case(
         "hcl-unterminated-string",
         {"b.pkr.hcl": SRC + 'build {\n  name = "abc\n  sources = ["source.null.a"]\n}\n'},
-        ("b.pkr.hcl:5:*",),
+        # HCL reports each line the open string swallows, as Packer does.
+        ("b.pkr.hcl:5:14", "b.pkr.hcl:5:14", "b.pkr.hcl:6:30", "b.pkr.hcl:7:2"),
+        hint="Invalid multi-line string",
     ),
     Case(
         "hcl-heredoc-never-closed",
@@ -251,7 +287,8 @@ CASES = [
             + SRC
             + 'build {\n  name = var.v\n  sources = ["source.null.a"]\n}\n'
         },
-        ("b.pkr.hcl:8:10",),
+        # Packer's "Unset variable", at the declaration.
+        ("b.pkr.hcl:1:1",),
         hint="--var v=",
     ),
     Case(
@@ -330,7 +367,7 @@ CASES = [
             + 'build {\n  name = var.v\n  sources = ["source.null.a"]\n}\n',
             "vars.pkrvars.hcl": 'v = "unclosed\n',
         },
-        ("vars.pkrvars.hcl:1:*",),
+        ("vars.pkrvars.hcl:1:*", "vars.pkrvars.hcl:1:*"),
         args=("plan", ".", "--var-file", "vars.pkrvars.hcl"),
     ),
     # -- legacy JSON -----------------------------------------------------------------------
@@ -597,6 +634,184 @@ CASES = [
         args=("exec", "."),
         path=unusable,
     ),
+    # -- what Packer rejects before building -------------------------------------------------
+    Case(
+        "hcl-missing-comma-in-a-provisioner",
+        {
+            "b.pkr.hcl": SRC + 'build {\n  sources = ["source.null.a"]\n'
+            '  provisioner "shell-local" {\n    inline = ["a"\n      "b"]\n  }\n}\n'
+        },
+        ("b.pkr.hcl:8:7",),
+        exact=(
+            "b.pkr.hcl:8:7: Missing item separator; Expected a comma to mark the beginning of "
+            "the next item.",
+        ),
+    ),
+    Case(
+        "hcl-one-line-block-going-on",
+        {"b.pkr.hcl": SRC + 'build { sources = ["source.null.a"]\n  name = "x"\n}\n'},
+        ("b.pkr.hcl:4:36",),
+        hint="Invalid single-argument block definition",
+    ),
+    Case(
+        "hcl-interpolation-in-a-nested-source-label",
+        {"b.pkr.hcl": VARIABLE + SRC + 'build {\n  source "source.null.${var.v}" {\n  }\n}\n'},
+        ("b.pkr.hcl:8:23",),
+        hint="Invalid string literal",
+    ),
+    Case(
+        "unset-variable",
+        {"b.pkr.hcl": 'variable "owner" {\n  type = string\n}\n' + GOOD},
+        ("b.pkr.hcl:1:1",),
+        exact=(
+            'b.pkr.hcl:1:1: variable "owner" is not set: it has no default and nothing gives '
+            'it a value (Packer: "Unset variable"); set it with --var owner=..., a var file or '
+            "PKR_VAR_owner, or give it a default",
+        ),
+    ),
+    Case(
+        "var-of-the-wrong-type",
+        {"b.pkr.hcl": NUMBER_VARIABLE + GOOD},
+        ("b.pkr.hcl:1:1",),
+        args=("plan", ".", "--var", "n=two"),
+        exact=(
+            'b.pkr.hcl:1:1: the value of variable "n" from -var does not fit its type: a number '
+            "is required, got string",
+        ),
+    ),
+    Case(
+        "pkr-var-of-the-wrong-type",
+        {"b.pkr.hcl": NUMBER_VARIABLE + GOOD},
+        ("b.pkr.hcl:1:1",),
+        env={"PKR_VAR_n": "two"},
+        hint="PKR_VAR_n",
+    ),
+    Case(
+        "var-no-template-takes",
+        {"b.pkr.hcl": VARIABLE + GOOD},
+        ("--var",),
+        args=("plan", ".", "--var", "w=1"),
+        exact=(
+            '--var: no template declares variable "w", and Packer refuses an undeclared -var '
+            '("Undefined -var variable"); fix the name or drop the --var',
+        ),
+    ),
+    Case(
+        "env-in-a-default-that-decides-a-name",
+        {
+            "b.pkr.hcl": 'variable "r" {\n  default = env("HOME")\n}\n'
+            + SRC
+            + 'build {\n  name = var.r\n  sources = ["source.null.a"]\n}\n'
+        },
+        ("b.pkr.hcl:2:13",),
+        hint="pin today's value",
+    ),
+    Case(
+        "range-over-1024-values",
+        {
+            "b.pkr.hcl": SRC + 'build {\n  dynamic "source" {\n    for_each = range(2000)\n'
+            '    labels = ["null.a"]\n    content {\n      name = source.value\n    }\n  }\n}\n'
+        },
+        ("b.pkr.hcl:6:16",),
+        hint="more than 1024 values were generated",
+    ),
+    Case(
+        "max-jobs-stops-a-large-dynamic-block",
+        {
+            "b.pkr.hcl": SRC + 'build {\n  dynamic "source" {\n'
+            "    for_each = flatten([for i in range(1024) : range(1024)])\n"
+            '    labels = ["null.a"]\n    content {\n      name = source.key\n    }\n  }\n}\n'
+        },
+        ("b.pkr.hcl:5:3",),
+        args=("plan", ".", "--max-jobs", "10"),
+        exact=(
+            "b.pkr.hcl:5:3: this template makes more than 10 builds, more than --max-jobs 10; "
+            "narrow this for_each or raise the limit",
+        ),
+    ),
+    Case(
+        "pkr-hcl-that-is-a-fifo",
+        {"b.pkr.hcl": GOOD},
+        ("pipe.pkr.hcl",),
+        setup=fifo,
+        hint="a FIFO",
+    ),
+    Case(
+        "pkr-hcl-linked-to-dev-zero",
+        {"b.pkr.hcl": GOOD},
+        ("zero.pkr.hcl",),
+        setup=link_to_dev_zero,
+        exact=(
+            "zero.pkr.hcl: not a regular file but a character device, which Packer would read "
+            "as a template (a FIFO or a device hangs it); make it a file or remove it",
+        ),
+    ),
+    *(
+        [
+            Case(
+                "link-pargen-cannot-stat",
+                {"b.pkr.hcl": GOOD},
+                ("notes",),
+                setup=unstatable_link,
+                exact=(
+                    "notes: cannot tell what this is (Permission denied); make it readable, "
+                    "or add it to exclude",
+                ),
+            )
+        ]
+        if _stat_refused(UNSTATABLE)
+        else []
+    ),
+    Case(
+        "root-in-proc",
+        {},
+        ("/proc",),
+        args=("plan", "/proc"),
+        exact=("/proc: a kernel filesystem holds no templates; give another root",),
+    ),
+    Case(
+        "legacy-builders-an-object",
+        {"t.json": '{\n  "builders": {"type": "null"}\n}\n'},
+        ("t.json:2:3",),
+        exact=(
+            't.json:2:3: "builders" must be a list of builders, got an object; write it as '
+            "[{...}], or add the file to exclude if it is no Packer template",
+        ),
+    ),
+    Case(
+        "legacy-json-nested-too-deeply",
+        {"t.json": '{"builders": ' + "[" * 50_000 + "]" * 50_000 + "}\n"},
+        ("t.json",),
+        hint="nests too deeply",
+    ),
+    Case(
+        "legacy-required-variable-not-set",
+        {"t.json": '{"variables": {"v": null},\n "builders": [{"type": "null"}]}\n'},
+        ("t.json:1:21",),
+        hint="--var v=",
+    ),
+    Case(
+        "pkr-json-invalid-says-what-to-do",
+        {"b.pkr.json": '{"source": {\n  "null": \n}\n'},
+        ("b.pkr.json:3:1",),
+        hint="; fix the JSON",
+    ),
+    Case(
+        "var-file-is-a-directory",
+        {"b.pkr.hcl": GOOD, "vars/x.pkrvars.hcl": ""},
+        ("--var-file",),
+        args=("plan", ".", "--var-file", "vars"),
+        exact=("--var-file: var file 'vars' is a directory; give the path of a file in it",),
+    ),
+    Case(
+        "config-missing-comma",
+        {"b.pkr.hcl": GOOD, "pargen.hcl": 'exclude = ["a" "b"]\n'},
+        ("pargen.hcl:1:16",),
+        exact=(
+            "pargen.hcl:1:16: Missing item separator; Expected a comma to mark the beginning "
+            "of the next item.",
+        ),
+    ),
     # -- several problems in one tree ------------------------------------------------------
     Case(
         "several-problems-in-one-tree",
@@ -638,6 +853,7 @@ def _env(case: Case, root: Path) -> dict[str, str]:
     env["PARGEN_STATE_DIR"] = str(root.parent / f"{root.name}-state")
     if case.path is not None:
         env["PATH"] = case.path(root)
+    env.update(case.env)
     return env
 
 
@@ -756,7 +972,9 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o644)
     assert done.returncode == 2
-    assert done.stderr == "pargen: error: c.pkr.hcl: cannot read file: Permission denied\n"
+    assert done.stderr == (
+        "pargen: error: c.pkr.hcl: cannot read file: Permission denied; make it readable\n"
+    )
 
 
 # -- what Packer accepts is not an error -----------------------------------------------------
@@ -778,6 +996,35 @@ ACCEPTED = [
     Case(
         "ignored-beside-a-template",
         {"x/main.tf": "garbage {{{\n", "c.pkr.hcl": GOOD},
+        (),
+        stdout=ONE_JOB,
+    ),
+    Case(
+        "env-in-a-default-no-name-needs",
+        {"b.pkr.hcl": 'variable "u" {\n  default = env("USER")\n}\n' + GOOD},
+        (),
+        stdout=ONE_JOB,
+    ),
+    Case(
+        "interpolation-in-the-sources-list",
+        {
+            "b.pkr.hcl": VARIABLE.replace('"x"', '"a"') + SRC + "build {\n  sources = "
+            '["source.null.${var.v}"]\n}\n'
+        },
+        (),
+        stdout=ONE_JOB,
+    ),
+    Case(
+        "legacy-takes-an-undeclared-var",
+        {"t.json": '{"builders": [{"type": "null", "name": "{{user `r`}}"}]}\n'},
+        (),
+        args=("plan", ".", "--var", "r=eu"),
+        stdout="t.json  (1 job)\n  t.json:eu\n1 job in 1 template(s)\n"
+        "limits: jobs 100%, retries 0, halt never, grace 900s\n",
+    ),
+    Case(
+        "a-directory-named-like-a-template",
+        {"b.pkr.hcl": GOOD, "d.pkr.hcl/readme": "x\n"},
         (),
         stdout=ONE_JOB,
     ),

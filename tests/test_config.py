@@ -257,8 +257,16 @@ def test_a_setting_given_twice(tmp_path: Path) -> None:
 
 
 def test_invalid_hcl(tmp_path: Path) -> None:
-    (line,) = problems(tmp_path, "jobs = 4\ngroup {\n")
-    assert line.startswith("pargen.hcl:3:1: not valid HCL: ")
+    # A sentence from HashiCorp's parser, at the place it names, not the reader's raw token.
+    assert problems(tmp_path, "jobs = 4\ngroup {\n") == [
+        "pargen.hcl:2:7: Unclosed configuration block; There is no closing brace for this "
+        "block before the end of the file. This may be caused by incorrect brace nesting "
+        "elsewhere in this file."
+    ]
+    assert problems(tmp_path, 'jobs = 4\ngroup "g" {\n  types = ["a" "b"]\n}\n') == [
+        "pargen.hcl:3:16: Missing item separator; Expected a comma to mark the beginning of "
+        "the next item."
+    ]
 
 
 def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
@@ -476,7 +484,7 @@ def test_a_missing_var_file_on_the_command_line(
 def test_a_directory_is_not_a_var_file(tmp_path: Path) -> None:
     (tmp_path / "vars").mkdir()
     assert problems(tmp_path, 'var_files = ["vars"]\n') == [
-        "pargen.hcl:1:1: var file 'vars' does not exist; fix the path"
+        "pargen.hcl:1:1: var file 'vars' is a directory; give the path of a file in it"
     ]
 
 

@@ -24,7 +24,7 @@ from pargen.packer.template import Build, ParsedTemplate, VarInputs
 
 CACHE_FILE = Path(".pargen") / "cache" / "parse.json"
 # Raise when what parsing returns, or what it accepts, changes: older entries are then unused.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def inputs_key(inputs: VarInputs) -> str:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pargen.errors import Problem, ProblemsError
+from pargen.packer.json_text import JsonObject, JsonSyntaxError, parse_json
 
 TemplateKind = Literal["hcl", "legacy"]
 
@@ -19,6 +22,8 @@ HCL_JSON_SUFFIX = ".pkr.json"
 AUTO_VAR_SUFFIXES = (".auto.pkrvars.hcl", ".auto.pkrvars.json")
 # Directories that hold build products or tool state, never templates.
 SKIPPED_DIR_NAMES = frozenset({"packer_cache", ".pargen"})
+# Kernel filesystems: never templates, and files there can block or fail to stat.
+KERNEL_DIRS = ("/proc", "/sys")
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,10 @@ def discover_tree(root: Path, exclude: Iterable[str] = ()) -> Discovery:
         raise ProblemsError(
             [Problem(str(root), 0, 0, "not a directory: give the root of a template tree")]
         )
+    if _in_kernel_filesystem(os.path.realpath(root)):
+        raise ProblemsError(
+            [Problem(str(root), 0, 0, "a kernel filesystem holds no templates; give another root")]
+        )
     walker = _Walker(root.absolute(), tuple(exclude))
     walker.walk(walker.root, ".", ())
     templates = sorted(walker.found, key=lambda t: _sort_key(t.rel))
@@ -145,12 +154,22 @@ class _Walker:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as err:
-            self.problems.append(Problem(rel, 0, 0, f"cannot read directory: {err.strerror}"))
+            self.problems.append(
+                Problem(
+                    rel,
+                    0,
+                    0,
+                    f"cannot read directory: {err.strerror}; give pargen read access to it "
+                    "or add it to exclude",
+                )
+            )
             return
         self.collect_templates(directory, rel, entries)
         for entry in entries:
             child_rel = entry.name if rel == "." else f"{rel}/{entry.name}"
             if not _is_dir(entry) or self.skipped_dir(entry.name, child_rel):
+                continue
+            if _in_kernel_filesystem(os.path.realpath(entry.path)):
                 continue
             if entry.is_symlink() and self.walked_anyway(entry, (*stack, real)):
                 continue
@@ -192,10 +211,21 @@ class _Walker:
         broken: list[str] = []
         for entry in entries:
             name = entry.name
-            if entry.is_symlink() and not Path(entry.path).exists():
-                broken.append(name)
+            file_rel = name if rel == "." else f"{rel}/{name}"
+            try:
+                mode = entry.stat().st_mode
+            except OSError as err:
+                if err.errno in (errno.ENOENT, errno.ELOOP) and entry.is_symlink():
+                    broken.append(name)
+                elif not self.excluded(file_rel, name):
+                    # It may be a template file or a directory of them: never skip it silently.
+                    self.problems.append(_unreadable(file_rel, err))
                 continue
-            if not entry.is_file():
+            if not stat.S_ISREG(mode):
+                if _packer_name(name) and (entry.is_symlink() or not stat.S_ISDIR(mode)):
+                    # Packer reads it (it skips only real directories) and hangs on a FIFO
+                    # or a device such as /dev/zero.
+                    self.problems.append(_not_a_file(file_rel, mode))
                 continue
             path = Path(entry.path)
             if name.endswith(HCL_SUFFIX):
@@ -250,6 +280,39 @@ class _Walker:
                 )
 
 
+def _in_kernel_filesystem(real: str) -> bool:
+    return any(real == top or real.startswith(top + "/") for top in KERNEL_DIRS)
+
+
+def _unreadable(rel: str, err: OSError) -> Problem:
+    return Problem(
+        rel,
+        0,
+        0,
+        f"cannot tell what this is ({err.strerror or err}); make it readable, or add it to exclude",
+    )
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_a_file(rel: str, mode: int) -> Problem:
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    return Problem(
+        rel,
+        0,
+        0,
+        f"not a regular file but {kind}, which Packer would read as a template (a FIFO or a "
+        "device hangs it); make it a file or remove it",
+    )
+
+
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
@@ -274,10 +337,55 @@ def _legacy_problem(path: Path, rel: str) -> Problem | None:
     if text is None or '"builders"' not in text:
         return None
     try:
-        json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as err:
-        return Problem(rel, err.lineno, err.colno, f"invalid JSON in legacy template: {err.msg}")
+        return Problem(
+            rel,
+            err.lineno,
+            err.colno,
+            f"invalid JSON in legacy template: {err.msg}; fix it, or add the file to exclude "
+            "if it is no Packer template",
+        )
+    except RecursionError:
+        return Problem(
+            rel,
+            0,
+            0,
+            "this JSON nests too deeply to read; if it is no Packer template, add it to exclude",
+        )
+    if isinstance(data, dict) and "builders" in data and not isinstance(data["builders"], list):
+        # Packer takes any JSON file it is given as a template and fails on it.
+        line, col = _member_place(text, "builders")
+        return Problem(
+            rel,
+            line,
+            col,
+            f'"builders" must be a list of builders, got {_json_kind(data["builders"])}; '
+            "write it as [{...}], or add the file to exclude if it is no Packer template",
+        )
     return None
+
+
+def _member_place(text: str, key: str) -> tuple[int, int]:
+    """Line and column of the top-level ``key`` of a JSON object (0, 0 if unknown)."""
+    try:
+        document = parse_json(text)
+    except (JsonSyntaxError, RecursionError):
+        return 0, 0
+    if not isinstance(document, JsonObject):
+        return 0, 0
+    members = [m for m in document.members if m.key == key]
+    return (members[-1].line, members[-1].col) if members else (0, 0)
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "a boolean" if isinstance(value, bool) else "a number"
 
 
 def _is_legacy_template(path: Path) -> bool:

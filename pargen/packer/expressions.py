@@ -161,9 +161,11 @@ class Scope:
     functions: bool = False
     place: str = "here"
     """Where the expression is, for messages: 'in the name of a source block'."""
+    env_placeholder: bool = False
+    """``env()`` gives "" (where only a value's type matters), instead of being refused."""
 
     def child(self, extra: Mapping[str, Value | Namespace]) -> Scope:
-        return Scope({**self.roots, **extra}, self.functions, self.place)
+        return Scope({**self.roots, **extra}, self.functions, self.place, self.env_placeholder)
 
 
 def evaluate(expr: Expr, scope: Scope) -> Value:
@@ -319,6 +321,8 @@ class _Evaluator:
     def call(self, expr: Call) -> Value:
         if not self.scope.functions:
             raise self.fail(expr, f"Packer does not allow function calls {self.scope.place}")
+        if expr.name == "env":
+            return self.env(expr)
         function = functions.FUNCTIONS.get(expr.name)
         if function is None:
             raise self.fail(
@@ -333,6 +337,21 @@ class _Evaluator:
                 raise self.fail(expr, "the argument before ... must be a list or set")
             args.extend(last)  # type: ignore[arg-type]
         return function(args)
+
+    def env(self, expr: Call) -> Value:
+        # Packer gives env() to variable defaults only. A value read from pargen's own
+        # environment would be pinned into the rendered script, which runs elsewhere.
+        if len(expr.args) != 1 or not isinstance(self.eval(expr.args[0]), str):
+            raise self.fail(expr, 'env() takes one string, like env("HOME")')
+        if self.scope.env_placeholder:
+            return ""
+        raise self.fail(
+            expr,
+            "it reads the environment, and it decides a build name: pargen plans before the "
+            "build's environment exists, so the rendered script would pin today's value; set "
+            "this variable with --var, a var file or PKR_VAR_<name> (which replace its "
+            "default), or give it a literal default",
+        )
 
     def binary(self, expr: Binary) -> Value:
         operator = expr.operator

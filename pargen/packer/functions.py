@@ -264,7 +264,17 @@ def _range(args: list[Value]) -> Value:
     numbers = [_integer(arg) for arg in args]
     if len(numbers) == 1:
         numbers.insert(0, 0)
-    return list(range(*numbers))
+    values = range(*numbers)
+    if len(values) > _RANGE_LIMIT:
+        # go-cty's own cap, in every Packer version (its words).
+        raise FunctionError(
+            f"more than {_RANGE_LIMIT} values were generated; either decrease the difference "
+            "between start and end or use a smaller step"
+        )
+    return list(values)
+
+
+_RANGE_LIMIT = 1024
 
 
 @_register("coalesce")

@@ -85,11 +85,13 @@ class HclReading:
     reads: list[Bucket] = field(default_factory=list)
 
 
-def read_hcl_directory(source: TemplateSource, root: Path, inputs: Inputs) -> HclReading:
+def read_hcl_directory(
+    source: TemplateSource, root: Path, inputs: Inputs, max_builds: int | None = None
+) -> HclReading:
     bodies, problems = load_bodies(source.files, root)
     if problems:
         return HclReading(problems=problems)
-    return read_bodies(bodies, inputs)
+    return read_bodies(bodies, inputs, max_builds)
 
 
 def load_bodies(files: tuple[Path, ...], root: Path) -> tuple[list[Body], list[Problem]]:
@@ -99,10 +101,13 @@ def load_bodies(files: tuple[Path, ...], root: Path) -> tuple[list[Body], list[P
     return bodies, problems
 
 
-def read_bodies(bodies: list[Body], inputs: Inputs) -> HclReading:
-    """The builds of files loaded together, as Packer loads a directory (or one file)."""
+def read_bodies(bodies: list[Body], inputs: Inputs, max_builds: int | None = None) -> HclReading:
+    """The builds of files loaded together, as Packer loads a directory (or one file).
+
+    With ``max_builds``, reading stops as soon as dynamic blocks make more builds than that.
+    """
     reading = HclReading()
-    _Directory(bodies, inputs, reading).read()
+    _Directory(bodies, inputs, reading, max_builds).read()
     return reading
 
 
@@ -124,7 +129,9 @@ def _load(files: tuple[Path, ...], root: Path, problems: list[Problem]) -> list[
             )
             continue
         except OSError as err:
-            problems.append(Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}"))
+            problems.append(
+                Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}; make it readable")
+            )
             continue
         try:
             if is_json:
@@ -132,7 +139,7 @@ def _load(files: tuple[Path, ...], root: Path, problems: list[Problem]) -> list[
             else:
                 bodies.append(parse_native(SourceFile(shown, text)))
         except JsonSyntaxError as err:
-            problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.message}"))
+            problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.advice}"))
         except TemplateError as err:
             problems.extend(problem(each) for each in each_error(err))
         except RecursionError:
@@ -141,10 +148,13 @@ def _load(files: tuple[Path, ...], root: Path, problems: list[Problem]) -> list[
 
 
 class _Directory:
-    def __init__(self, bodies: list[Body], inputs: Inputs, reading: HclReading) -> None:
+    def __init__(
+        self, bodies: list[Body], inputs: Inputs, reading: HclReading, max_builds: int | None
+    ) -> None:
         self.bodies = bodies
         self.inputs = inputs
         self.reading = reading
+        self.max_builds = max_builds
         self.sources: dict[tuple[str, str], Where] = {}
         self.source_bodies: dict[tuple[str, str], Body] = {}
         self.used: set[tuple[str, str]] = set()
@@ -184,6 +194,12 @@ class _Directory:
         var_file_errors = variables.read_var_files()
         if var_file_errors:
             self.reading.problems.extend(problem(err) for err in var_file_errors)
+            return
+        # Packer checks every value given from outside, and that each variable has one,
+        # before it reads any build.
+        value_errors = variables.outside_value_errors() + variables.unset_errors()
+        if value_errors:
+            self.reading.problems.extend(problem(err) for err in value_errors)
             return
         definitions = self.local_definitions()
         locals_ = LocalValues(definitions, variables)
@@ -367,16 +383,21 @@ class _Directory:
 
     def dynamic_sources(self, block: Block) -> list[SourceUse]:
         uses: list[SourceUse] = []
+        names: dict[int, Expr | None] = {}
         for labels, content, iteration in self.expand(block, 1):
             reference = labels[0]
             parts = _reference_parts(reference)
             if parts is None:
                 raise TemplateError(block.where, _invalid_reference(reference, strict=False))
             local_name = ""
-            name_attr = content.attribute("name")
-            if name_attr is not None:
+            # Every element shares one content body: read its name expression once.
+            if id(content) not in names:
+                name_attr = content.attribute("name")
+                names[id(content)] = None if name_attr is None else name_attr.expression()
+            name_expr = names[id(content)]
+            if name_expr is not None:
                 scope = Scope(iteration, place=_CONTENT_PLACE)
-                local_name = self.string(name_attr.expression(), scope, "the source name")
+                local_name = self.string(name_expr, scope, "the source name")
             uses.append(SourceUse(parts[0], parts[1], local_name or parts[1], block.where, content))
         return uses
 
@@ -409,11 +430,21 @@ class _Directory:
         label_exprs = self.label_expressions(labels_attr, label_count)
         expanded: list[tuple[list[str], Body, dict[str, Value]]] = []
         for key, value in pairs:
+            self.check_count(block, len(self.reading.builds) + len(expanded) + 1)
             iteration: dict[str, Value] = {iterator: {"key": key, "value": value}}
             scope = self.scope.child(iteration)
             labels = [self.string(e, scope, "a dynamic block label") for e in label_exprs]
             expanded.append((labels, contents[0].body, iteration))
         return expanded
+
+    def check_count(self, block: Block, count: int) -> None:
+        """Stop as soon as the builds outnumber --max-jobs: a for_each can be huge."""
+        if self.max_builds is not None and count > self.max_builds:
+            raise TemplateError(
+                block.where,
+                f"this template makes more than {self.max_builds} builds, more than --max-jobs "
+                f"{self.max_builds}; narrow this for_each or raise the limit",
+            )
 
     def iterator_name(self, body: Body, default: str) -> str:
         attribute = body.attribute("iterator")

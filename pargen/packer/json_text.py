@@ -58,6 +58,11 @@ class JsonSyntaxError(Exception):
         self.line = line
         self.col = col
 
+    @property
+    def advice(self) -> str:
+        """The message with what to do about it, for a person."""
+        return self.message if ";" in self.message else f"{self.message}; fix the JSON"
+
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\.)*"', re.DOTALL)

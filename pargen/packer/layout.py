@@ -51,19 +51,30 @@ class Layout:
     """Why the directory is read one template per file, when pargen decided it."""
 
 
-def read_layout(source: TemplateSource, root: Path, inputs: VarInputs, how: Reading) -> Layout:
-    """Every template ``source`` stands for; all their problems raised together."""
+def read_layout(
+    source: TemplateSource,
+    root: Path,
+    inputs: VarInputs,
+    how: Reading,
+    max_builds: int | None = None,
+) -> Layout:
+    """Every template ``source`` stands for; all their problems raised together.
+
+    With ``max_builds``, a reading stops as soon as dynamic blocks make more builds than that.
+    """
     root = root.absolute()
-    return guarded(source, lambda: _read_layout(source, root, inputs, how))
+    return guarded(source, lambda: _read_layout(source, root, inputs, how, max_builds))
 
 
-def _read_layout(source: TemplateSource, root: Path, inputs: VarInputs, how: Reading) -> Layout:
+def _read_layout(
+    source: TemplateSource, root: Path, inputs: VarInputs, how: Reading, max_builds: int | None
+) -> Layout:
     if source.kind == "legacy":
         return Layout(_each_var_file(source, how, lambda f: parse_legacy(source, root, inputs, f)))
     bodies, problems = load_bodies(source.files, root)
     if problems:
         raise ProblemsError(problems)
-    directory = _Directory(source, root, inputs, how, bodies)
+    directory = _Directory(source, root, inputs, how, bodies, max_builds)
     if how.read == "per-file":
         return Layout(directory.per_file())
     whole = directory.whole()
@@ -87,8 +98,10 @@ class _Directory:
         inputs: VarInputs,
         how: Reading,
         bodies: list[Body],
+        max_builds: int | None,
     ) -> None:
         self.source = source
+        self.max_builds = max_builds
         self.root = root
         self.inputs = inputs
         self.how = how
@@ -99,7 +112,7 @@ class _Directory:
         templates = []
         for var_file in self.how.matrix.get(self.source.rel) or (None,):
             inputs = hcl_inputs(self.source, self.root, self.inputs, var_file)
-            reading = read_bodies(list(self.bodies.values()), inputs)
+            reading = read_bodies(list(self.bodies.values()), inputs, self.max_builds)
             if reading.problems:
                 return reading
             templates.append(hcl_template(self.source, reading, var_file))
@@ -115,7 +128,7 @@ class _Directory:
             source = self.source.file_template(path)
             for var_file in self.how.matrix.get(source.rel) or (None,):
                 inputs = hcl_inputs(source, self.root, self.inputs, var_file)
-                reading = read_bodies([self.bodies[path]], inputs)
+                reading = read_bodies([self.bodies[path]], inputs, self.max_builds)
                 problems.extend(reading.problems)
                 if not reading.problems:
                     templates.append(hcl_template(source, reading, var_file))

@@ -3,6 +3,10 @@
 A build's name is its builder's ``name``, else its ``type``; Packer renders the name as a
 Go template, so ``{{user `x`}}`` takes the user variable's value (default < ``-var-file``
 < ``-var``). ``-only`` matches legacy names exactly: no globs, and a comma splits the value.
+
+User variables are every declared one and every ``-var``/``-var-file`` value, declared or
+not (Packer 1.6.6 ``packer/core.go``, renderVarsRecursively); each value is itself a template
+over other user variables. A declared variable whose default is null must be given.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pargen.packer.json_text import (
 
 _ACTION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _USER = re.compile(r"""\s*user\s+(?:`([^`]*)`|"([^"]*)")\s*""")
+_ENV = re.compile(r"""\s*env\s+(?:`[^`]*`|"[^"]*")\s*""")
 
 
 @dataclass
@@ -43,13 +48,17 @@ def read_legacy_template(
     try:
         document = parse_json(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        reading.problems.append(Problem(shown, 0, 0, "cannot read file: not UTF-8 text"))
+        reading.problems.append(
+            Problem(shown, 0, 0, "cannot read file: not UTF-8 text; save it as UTF-8")
+        )
         return reading
     except OSError as err:
-        reading.problems.append(Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}"))
+        reading.problems.append(
+            Problem(shown, 0, 0, f"cannot read file: {err.strerror or err}; make it readable")
+        )
         return reading
     except JsonSyntaxError as err:
-        reading.problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.message}"))
+        reading.problems.append(Problem(shown, err.line, err.col, f"invalid JSON: {err.advice}"))
         return reading
     builders = document.last("builders") if isinstance(document, JsonObject) else None
     if not isinstance(document, JsonObject) or not isinstance(builders, JsonArray):
@@ -67,6 +76,13 @@ def read_legacy_template(
         variables.files()  # Packer fails on a broken var file even when no name needs it
     except TemplateError as err:
         reading.problems.append(_at(err.where, err.message))
+        return reading
+    # Packer checks these before anything else: "required variable not set".
+    reading.problems.extend(_at(where, message) for where, message in variables.unset(shown))
+    reading.problems.extend(
+        _at(where, message) for where, message in variables.undefined_references(shown)
+    )
+    if reading.problems:
         return reading
     seen: dict[str, int] = {}
     for index, builder in enumerate(builders.items, start=1):
@@ -142,7 +158,7 @@ def _render(name: str, where: Where, variables: _Variables) -> str:
 
 
 class _Variables:
-    """User variables: default < ``-var-file`` (in order) < ``-var``."""
+    """User variables: default < ``-var-file`` (in order) < ``-var``, declared or not."""
 
     def __init__(
         self,
@@ -156,33 +172,100 @@ class _Variables:
         self.var_files = var_files
         self.root = root
         self._files: list[dict[str, JsonNode]] | None = None
+        self._values: dict[str, str] = {}
+        self._rendering: list[str] = []
+
+    def unset(self, shown: str) -> list[tuple[Where, str]]:
+        """Declared variables with a null default that nothing sets, and a message for each."""
+        found: list[tuple[Where, str]] = []
+        for name, default in self.defaults.items():
+            if isinstance(default, JsonLeaf) and default.value is None and not self._given(name):
+                found.append(
+                    (
+                        Where(shown, default.line, default.col),
+                        f'required variable "{name}" is not set (its default is null); set it '
+                        f"with --var {name}=... or a var file",
+                    )
+                )
+        return found
+
+    def undefined_references(self, shown: str) -> list[tuple[Where, str]]:
+        """``{{user `x`}}`` in a declared default naming no variable: Packer fails on it."""
+        known = {*self.defaults, *self.cli, *(n for values in self.files() for n in values)}
+        found: list[tuple[Where, str]] = []
+        for name, default in self.defaults.items():
+            if not (isinstance(default, JsonLeaf) and isinstance(default.value, str)):
+                continue
+            for match in _ACTION.finditer(default.value):
+                user = _USER.fullmatch(match.group(1))
+                referenced = user.group(1) or user.group(2) or "" if user else None
+                if referenced is not None and referenced not in known:
+                    found.append(
+                        (
+                            Where(shown, default.line, default.col),
+                            f'user variable "{name}" uses "{referenced}", which is neither '
+                            f"declared nor given; declare it or set it with --var "
+                            f"{referenced}=...",
+                        )
+                    )
+        return found
+
+    def _given(self, name: str) -> bool:
+        return name in self.cli or any(name in values for values in self.files())
 
     def value(self, name: str, where: Where, template: str) -> str:
-        if name not in self.defaults:
-            raise TemplateError(
-                where,
-                f'the builder name "{template}" uses user variable "{name}", which the '
-                'template does not declare; add it to "variables"',
-            )
+        if name not in self._values:
+            if name in self._rendering:
+                cycle = " -> ".join([*self._rendering[self._rendering.index(name) :], name])
+                raise TemplateError(
+                    where, f"user variables use each other in a loop ({cycle}); break it"
+                )
+            self._rendering.append(name)
+            try:
+                self._values[name] = self._render(name, self._raw(name, where, template), where)
+            finally:
+                self._rendering.pop()
+        return self._values[name]
+
+    def _raw(self, name: str, where: Where, template: str) -> str:
         if name in self.cli:
             return self.cli[name]
         for values in reversed(self.files()):
             if name in values:
                 return _text(values[name], where, name)
-        default = self.defaults[name]
-        if isinstance(default, JsonLeaf) and default.value is None:
+        if name not in self.defaults:
             raise TemplateError(
                 where,
-                f'user variable "{name}" has no value: set it with --var {name}=... or a var file',
+                f'"{template}" uses user variable "{name}", which is neither declared nor '
+                f'given; add it to "variables" or set it with --var {name}=...',
             )
-        text = _text(default, where, name)
-        if "{{" in text:
+        return _text(self.defaults[name], where, name)
+
+    def _render(self, name: str, text: str, where: Where) -> str:
+        """A variable's value rendered as Packer renders it: ``{{user `x`}}`` is replaced."""
+
+        def action(match: re.Match[str]) -> str:
+            inner = match.group(1)
+            if inner.lstrip().startswith("."):
+                return match.group()  # Packer leaves {{ .Name }} for later
+            user = _USER.fullmatch(inner)
+            if user is not None:
+                return self.value(user.group(1) or user.group(2) or "", where, text)
+            if _ENV.fullmatch(inner):
+                raise TemplateError(
+                    where,
+                    f'user variable "{name}" = "{text}" reads the environment, and it decides '
+                    "a builder name: pargen plans before the build's environment exists, so "
+                    "the rendered script would pin today's value; set the variable with "
+                    "--var or a var file, or give it a literal default",
+                )
             raise TemplateError(
                 where,
                 f'cannot compute user variable "{name}" = "{text}" used in the builder '
                 "name; give it a literal default or set it with --var",
             )
-        return text
+
+        return _ACTION.sub(action, text)
 
     def files(self) -> list[dict[str, JsonNode]]:
         if self._files is None:
@@ -195,11 +278,18 @@ class _Variables:
             document = parse_json(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as err:
             reason = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror
-            raise TemplateError(Where(shown, 0, 0), f"cannot read var file: {reason}") from None
+            fix = (
+                "give the path of a var file"
+                if isinstance(err, IsADirectoryError)
+                else ("make it readable")
+            )
+            raise TemplateError(
+                Where(shown, 0, 0), f"cannot read var file: {reason}; {fix}"
+            ) from None
         except JsonSyntaxError as err:
             raise TemplateError(
                 Where(shown, err.line, err.col),
-                f"invalid JSON (a legacy template takes JSON var files): {err.message}",
+                f"invalid JSON (a legacy template takes JSON var files): {err.advice}",
             ) from None
         if not isinstance(document, JsonObject):
             raise TemplateError(Where(shown, 1, 1), "a var file must hold a JSON object")

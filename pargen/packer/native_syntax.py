@@ -37,6 +37,7 @@ from pargen.packer.expressions import (
     Variable,
     Where,
 )
+from pargen.packer.hcl_check import SyntaxErrors, check_native
 from pargen.packer.native_text import (
     close_heredocs,
     interpolation_end,
@@ -114,7 +115,9 @@ class SourceFile:
 
 def parse_native(file: SourceFile) -> Body:
     """Parse one file of HCL native syntax; raise TemplateError for a syntax error
-    (EscapeErrors for invalid escapes: see each_error)."""
+    (SyntaxErrors for what HCL itself rejects, EscapeErrors for invalid escapes: see
+    each_error)."""
+    check_native(file.text, file.path)
     tree, parsed = _parse_text(close_heredocs(file.text), file.path)
     body = tree.children[0]
     assert isinstance(body, Tree)
@@ -131,7 +134,7 @@ class EscapeErrors(TemplateError):
 
 def each_error(err: TemplateError) -> list[TemplateError]:
     """The problems one error from parse_native stands for."""
-    return err.errors if isinstance(err, EscapeErrors) else [err]
+    return err.errors if isinstance(err, (EscapeErrors, SyntaxErrors)) else [err]
 
 
 def _parse_text(text: str, path: str) -> tuple[LarkTree, str]:

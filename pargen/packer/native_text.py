@@ -6,7 +6,8 @@ Every change keeps each line's number, so positions in messages stay true:
   and ``data`` blocks but those named below; a build's provisioners and post-processors)
   become one comment. The
   parser is pure Python and costs ~10 µs per token, most of them in those bodies; a syntax
-  error inside them is left for Packer to report when that build runs. The contents of
+  error inside them is found first by pargen.packer.hcl_check, which reads the whole file
+  with HashiCorp's own parser. The contents of
   ``required_plugins`` and of a variable's ``validation`` blocks go the same way.
 - close_heredocs / relax_strip_markers: work-arounds for python-hcl2 8.1, which rejects
   valid templates with blanks after a heredoc's closing marker or ``${~ ... ~}``.

@@ -6,6 +6,7 @@ come from the content-keyed cache.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +26,7 @@ from pargen.packer.discover import (
     display_path,
     posix_parent,
 )
+from pargen.packer.hcl_check import go_runtime_loaded, syntax_errors
 from pargen.packer.hcp import Bucket
 from pargen.packer.layout import Layout, Reading, ReadMode, read_layout
 from pargen.packer.only import only_pattern
@@ -52,6 +54,7 @@ __all__ = [
     "parse_all",
     "parse_template",
     "posix_parent",
+    "syntax_problems",
 ]
 
 
@@ -72,10 +75,12 @@ def parse_all(
     root: Path,
     inputs: VarInputs,
     readings: Mapping[str, Reading] | None = None,
+    max_builds: int | None = None,
 ) -> ParsedTree:
     """Every template parsed, in the order given; all problems of all templates raised together.
 
     ``readings`` says how to read a discovered template (by its path), when not by default.
+    ``max_builds``: a template that makes more builds is a problem, found as they are made.
     """
     hows = [(readings or {}).get(source.rel, Reading()) for source in sources]
     cache_path = root / cache.CACHE_FILE
@@ -88,7 +93,7 @@ def parse_all(
     ]
     missing = [i for i, result in enumerate(results) if result is None]
     work = [(sources[i], hows[i]) for i in missing]
-    for i, result in zip(missing, _parse_many(work, root, inputs), strict=True):
+    for i, result in zip(missing, _parse_many(work, root, inputs, max_builds), strict=True):
         results[i] = result
     problems = [p for r in results if isinstance(r, list) for p in r]
     if problems:
@@ -103,26 +108,44 @@ def parse_all(
     )
 
 
+def syntax_problems(text: str, shown: str) -> list[Problem]:
+    """What HCL itself rejects in ``text`` (native syntax, shown as ``shown``), in its words."""
+    return [
+        Problem(err.where.path, err.where.line, err.where.col, err.message)
+        for err in syntax_errors(text, shown)
+    ]
+
+
 def _parse_one(
-    source: TemplateSource, how: Reading, root: Path, inputs: VarInputs
+    source: TemplateSource,
+    how: Reading,
+    root: Path,
+    inputs: VarInputs,
+    max_builds: int | None = None,
 ) -> Layout | list[Problem]:
     # Exceptions do not cross process boundaries intact: return the problems instead.
     try:
-        return read_layout(source, root, inputs, how)
+        return read_layout(source, root, inputs, how, max_builds)
     except ProblemsError as err:
         return list(err.problems)
 
 
 def _parse_many(
-    work: list[tuple[TemplateSource, Reading]], root: Path, inputs: VarInputs
+    work: list[tuple[TemplateSource, Reading]],
+    root: Path,
+    inputs: VarInputs,
+    max_builds: int | None,
 ) -> list[Layout | list[Problem]]:
     workers = os.cpu_count() or 1
     # A template of a build matrix is read once per var file: it weighs that many.
     weight = sum(max(1, sum(len(f) for f in how.matrix.values())) for _, how in work)
     if weight < _POOL_THRESHOLD or workers == 1:
-        return [_parse_one(s, how, root, inputs) for s, how in work]
+        return [_parse_one(s, how, root, inputs, max_builds) for s, how in work]
     chunk = max(1, len(work) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # A forked worker must not enter a Go runtime its parent started (its threads are not
+    # copied): fork only while none runs here, as in a CLI run; else start workers afresh.
+    context = multiprocessing.get_context("spawn" if go_runtime_loaded() else "fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         return list(
             pool.map(
                 _parse_one,
@@ -130,6 +153,7 @@ def _parse_many(
                 [how for _, how in work],
                 [root] * len(work),
                 [inputs] * len(work),
+                [max_builds] * len(work),
                 chunksize=chunk,
             )
         )

@@ -66,10 +66,15 @@ class ParsedTemplate:
     """The HCP Packer buckets its data sources read."""
 
 
-def parse_template(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTemplate:
-    """The builds of one template; every problem found in it raised together."""
+def parse_template(
+    source: TemplateSource, root: Path, inputs: VarInputs, max_builds: int | None = None
+) -> ParsedTemplate:
+    """The builds of one template; every problem found in it raised together.
+
+    With ``max_builds``, reading stops as soon as dynamic blocks make more builds than that.
+    """
     root = root.absolute()
-    return guarded(source, lambda: _parse(source, root, inputs))
+    return guarded(source, lambda: _parse(source, root, inputs, max_builds))
 
 
 def guarded(source: TemplateSource, read: Callable[[], T]) -> T:
@@ -91,10 +96,12 @@ def guarded(source: TemplateSource, read: Callable[[], T]) -> T:
 _TOO_DEEP = "the template is nested too deeply for pargen to read"
 
 
-def _parse(source: TemplateSource, root: Path, inputs: VarInputs) -> ParsedTemplate:
+def _parse(
+    source: TemplateSource, root: Path, inputs: VarInputs, max_builds: int | None
+) -> ParsedTemplate:
     if source.kind == "legacy":
         return parse_legacy(source, root, inputs)
-    reading = read_hcl_directory(source, root, hcl_inputs(source, root, inputs))
+    reading = read_hcl_directory(source, root, hcl_inputs(source, root, inputs), max_builds)
     if reading.problems:
         raise ProblemsError(reading.problems)
     return hcl_template(source, reading)

@@ -89,13 +89,50 @@ class InputVariables(Namespace):
             self.values[name] = self._resolve(declaration, ref)
         return self.values[name]
 
+    def _spec(self, declaration: Declaration) -> TypeSpec | None:
+        spec = type_spec(declaration.type.expression()) if declaration.type else None
+        if spec is None and declaration.default is not None:
+            # Without a type constraint Packer takes the default's type.
+            spec = _inferred(evaluate(declaration.default.expression(), _TYPE_SCOPE))
+        return spec
+
+    def outside_value_errors(self) -> list[TemplateError]:
+        """A ``-var`` or ``PKR_VAR_*`` value that does not fit its variable's type: Packer
+        checks each one as it reads it, used by a build or not, overridden or not."""
+        errors: list[TemplateError] = []
+        for name, declaration in self.declarations.items():
+            given = [(self.inputs.env.get(f"PKR_VAR_{name}"), f"PKR_VAR_{name}")]
+            given.append((self.inputs.cli.get(name), "-var"))
+            try:
+                spec = self._spec(declaration)
+                for text, origin in given:
+                    if text is not None:
+                        self._from_text(declaration, spec, text, origin)
+            except TemplateError as err:
+                errors.append(err)
+        return errors
+
+    def unset_errors(self) -> list[TemplateError]:
+        """Variables with no default that nothing sets: Packer refuses the whole template."""
+        files = self._var_files()
+        return [
+            TemplateError(
+                declaration.where,
+                f'variable "{name}" is not set: it has no default and nothing gives it a value '
+                f'(Packer: "Unset variable"); set it with --var {name}=..., a var file or '
+                f"PKR_VAR_{name}, or give it a default",
+            )
+            for name, declaration in self.declarations.items()
+            if declaration.default is None
+            and name not in self.inputs.cli
+            and f"PKR_VAR_{name}" not in self.inputs.env
+            and not any(name in attributes for attributes in files)
+        ]
+
     def _resolve(self, declaration: Declaration, ref: Expr) -> Value:
         name = declaration.name
-        spec = type_spec(declaration.type.expression()) if declaration.type else None
+        spec = self._spec(declaration)
         default = declaration.default.expression() if declaration.default else None
-        if spec is None and default is not None:
-            # Without a type constraint Packer takes the default's type.
-            spec = _inferred(evaluate(default, _DEFAULT_SCOPE))
         if name in self.inputs.cli:
             return self._from_text(declaration, spec, self.inputs.cli[name], "-var")
         for attributes in reversed(self._var_files()):
@@ -176,7 +213,7 @@ class InputVariables(Namespace):
             text = path.read_text(encoding="utf-8" if path.suffix == ".json" else "utf-8-sig")
         except (OSError, UnicodeDecodeError) as err:
             raise TemplateError(
-                Where(shown, 0, 0), f"cannot read var file: {_reason(err)}"
+                Where(shown, 0, 0), f"cannot read var file: {_reason(err)}; {_fix(err)}"
             ) from None
         body: Body
         if path.suffix == ".json":
@@ -184,7 +221,7 @@ class InputVariables(Namespace):
                 body = JsonBody(parse_json(text), shown)
             except JsonSyntaxError as err:
                 where = Where(shown, err.line, err.col)
-                raise TemplateError(where, f"invalid JSON: {err.message}") from None
+                raise TemplateError(where, f"invalid JSON: {err.advice}") from None
         else:
             body = parse_native(SourceFile(shown, text))
         return {attribute.name: attribute for attribute in body.attributes()}
@@ -220,6 +257,8 @@ class LocalValues(Namespace):
 
 
 _DEFAULT_SCOPE = Scope(functions=True, place="in a variable default")
+# The type of a default does not depend on what env() returns: a string.
+_TYPE_SCOPE = Scope(functions=True, place="in a variable default", env_placeholder=True)
 _LITERAL_SCOPE = Scope(place="in a variable value")
 
 
@@ -258,3 +297,11 @@ def _reason(err: OSError | UnicodeDecodeError) -> str:
     if isinstance(err, UnicodeDecodeError):
         return "not UTF-8 text"
     return err.strerror or str(err)
+
+
+def _fix(err: OSError | UnicodeDecodeError) -> str:
+    if isinstance(err, UnicodeDecodeError):
+        return "save it as UTF-8"
+    if isinstance(err, IsADirectoryError):
+        return "give the path of a var file, not of a directory"
+    return "make it readable"

@@ -27,6 +27,7 @@ from pargen.plan.ids import job_id, variant_key
 from pargen.plan.inputs import Built, InputHashes, input_hashes, read_built
 from pargen.plan.outputs import collisions
 from pargen.plan.reading import readings
+from pargen.plan.var_check import untaken_vars
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class Job:
     """Path argument of ``packer build`` ('.' or a file name)."""
     needs_init: bool
     vars: tuple[tuple[str, str], ...]
-    """The ``-var`` values this template declares (Packer rejects undeclared ones)."""
+    """The ``-var`` values this template takes: those it declares (HCL2 rejects others), or
+    every one (a legacy template)."""
     var_file: str | None = None
     """The build matrix var file it is built with, relative to ROOT (None: no matrix)."""
     output_dir: str | None = None
@@ -134,15 +136,20 @@ def make_plan(
     )
     parsed: list[ParsedTemplate] = []
     notes: list[Problem] = []
+    # Without a selection every job is planned: --max-jobs can stop reading as builds are made.
+    narrowed = bool(
+        options.only or options.except_ or options.changed_since or options.skip_unchanged
+    )
+    limit = None if narrowed else options.max_jobs
     try:
-        tree = parse_all(sources, root_path, inputs, readings(sources, options))
+        tree = parse_all(sources, root_path, inputs, readings(sources, options), max_builds=limit)
         parsed, notes = tree.templates, tree.notes
     except ProblemsError as err:
         problems.extend(err.problems)
     if problems:
         raise ProblemsError(_from_here(root, p) for p in problems)
     try:
-        jobs = _jobs(parsed, options, root_path)
+        jobs = _jobs(parsed, options, root_path, limit)
     except ProblemsError as err:
         raise ProblemsError(_from_here(root, p) for p in err.problems) from None
     nodes = _nodes(parsed, jobs, root)
@@ -169,17 +176,21 @@ def make_plan(
         hashes = input_hashes(by_key, every_job, parent_of, options.var_files, env)
     if options.skip_unchanged and hashes is not None:
         jobs, unchanged = _changed_inputs(jobs, hashes, read_built(root_path), reasons)
+    untaken, var_warnings = untaken_vars(
+        (name for name, _ in options.vars), parsed, {j.template for j in jobs}
+    )
+    if jobs and untaken:
+        raise ProblemsError(untaken)
     if options.max_jobs is not None and len(jobs) > options.max_jobs:
-        raise PargenError(
-            f"the plan has {len(jobs)} jobs, more than --max-jobs {options.max_jobs}; "
-            "narrow it with --only/--except or raise the limit"
-        )
+        raise _too_many(f"the plan has {len(jobs)} jobs", options.max_jobs)
     clashes = collisions(jobs, {j.id: b for j, b in _builds_of(every_job, parsed, root_path)})
     if clashes:
         raise ProblemsError(_from_here(root, p) for p in clashes)
     jobs, planned = _order(jobs, nodes, options)
     warnings = [_from_here(root, w) for template in parsed for w in template.warnings]
     warnings += _pattern_warnings(options, nodes, found.unmatched)
+    if jobs:
+        warnings += var_warnings
     return Plan(
         root=root,
         jobs=tuple(jobs),
@@ -305,7 +316,16 @@ def _from_here(root: str, problem: Problem) -> Problem:
     return Problem(path, problem.line, problem.col, problem.message)
 
 
-def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions, root: Path) -> list[Job]:
+def _too_many(what: str, limit: int) -> PargenError:
+    return PargenError(
+        f"{what}, more than --max-jobs {limit}; narrow it with --only/--except or raise the limit"
+    )
+
+
+def _jobs(
+    parsed: Iterable[ParsedTemplate], options: PlanOptions, root: Path, limit: int | None
+) -> list[Job]:
+    """Every job of every template; ``limit``: stop as soon as there are more."""
     problems: list[Problem] = []
     jobs: list[Job] = []
     for template in parsed:
@@ -314,11 +334,17 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions, root: Path) ->
         names_left: dict[str, str] = {}
         for build in template.builds:
             names_left.setdefault(build.name, build.source_type)
+        # Only a name with a comma can select another one: compared within its length only,
+        # so planning stays linear in the number of builds.
+        by_length: dict[int, list[str]] = {}
+        if source.kind == "hcl" and any("," in name for name in names_left):
+            for name in names_left:
+                by_length.setdefault(len(name), []).append(name)
         for build in template.builds:
             if names_left.pop(build.name, None) is None:
                 continue  # several builds with one full name: -only selects them together
             clash = source.kind == "hcl" and _also_selected(
-                build.name, [b.name for b in template.builds]
+                build.name, by_length.get(len(build.name), [])
             )
             if clash:
                 problems.append(
@@ -332,6 +358,8 @@ def _jobs(parsed: Iterable[ParsedTemplate], options: PlanOptions, root: Path) ->
                     )
                 )
             jobs.append(_job(source, template, build, var_file, options))
+            if limit is not None and len(jobs) > limit:
+                raise _too_many(f"planning stopped at {len(jobs)} jobs", limit)
     if problems:
         raise ProblemsError(problems)
     return jobs
@@ -357,7 +385,11 @@ def _job(
     var_file: str | None,
     options: PlanOptions,
 ) -> Job:
-    declared = [(k, v) for k, v in options.vars if k in template.variables]
+    # Packer rejects a -var an HCL2 template does not declare; a legacy template takes every
+    # one as a user variable, declared or not.
+    declared = [
+        (k, v) for k, v in options.vars if source.kind == "legacy" or k in template.variables
+    ]
     return Job(
         id=job_id(variant_key(source.rel, var_file), build.name),
         template=source.rel,

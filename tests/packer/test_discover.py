@@ -179,16 +179,107 @@ def test_legacy_json_beside_an_hcl_template_is_a_second_template(tmp_path: Path)
     "content",
     [
         '{"name": "my-package", "version": "1.0.0"}\n',
-        '{"builders": {"type": "null"}}\n',
-        '{"builders": "none"}\n',
         '[{"builders": []}]\n',
         "not json at all\n",
     ],
-    ids=["no-builders", "builders-object", "builders-string", "top-level-list", "not-json"],
+    ids=["no-builders", "top-level-list", "not-json"],
 )
 def test_a_json_file_that_is_no_legacy_template_is_ignored(tmp_path: Path, content: str) -> None:
     write_tree(tmp_path, {"conf/thing.json": content})
     assert found(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        ('{\n  "builders": {"type": "null"}\n}\n', "an object"),
+        ('{\n  "builders": "none"\n}\n', "a string"),
+        ('{\n  "builders": null\n}\n', "null"),
+    ],
+)
+def test_builders_that_are_not_a_list_are_a_problem(
+    tmp_path: Path, content: str, kind: str
+) -> None:
+    # Packer fails on such a file ("'builders': source data must be an array or slice").
+    write_tree(tmp_path, {"t.json": content})
+    templates, problems = discover(tmp_path)
+    assert templates == []
+    assert problem_lines(problems) == [
+        f't.json:2:3: "builders" must be a list of builders, got {kind}; write it as [{{...}}], '
+        "or add the file to exclude if it is no Packer template"
+    ]
+
+
+def test_a_deeply_nested_json_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"deep.json": '{"builders": ' + "[" * 100_000 + "]" * 100_000 + "}"})
+    templates, problems = discover(tmp_path)
+    assert templates == []
+    assert problem_lines(problems) == [
+        "deep.json: this JSON nests too deeply to read; if it is no Packer template, add it "
+        "to exclude"
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".pkr.hcl", ".pkr.json", ".auto.pkrvars.hcl"])
+def test_a_packer_file_that_is_a_fifo_is_a_problem(tmp_path: Path, suffix: str) -> None:
+    # Packer would read it and wait forever for a writer.
+    write_tree(tmp_path, {"img/main.pkr.hcl": HCL})
+    os.mkfifo(tmp_path / "img" / f"pipe{suffix}")
+    templates, problems = discover(tmp_path)
+    assert [names(t.files) for t in templates] == [["main.pkr.hcl"]]
+    assert problem_lines(problems) == [
+        f"img/pipe{suffix}: not a regular file but a FIFO, which Packer would read as a "
+        "template (a FIFO or a device hangs it); make it a file or remove it"
+    ]
+
+
+def test_a_link_to_a_device_is_a_problem_and_a_directory_is_skipped(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"img/main.pkr.hcl": HCL, "img/dir.pkr.hcl/x": ""})
+    (tmp_path / "img" / "zero.pkr.hcl").symlink_to("/dev/zero")
+    templates, problems = discover(tmp_path)
+    assert [names(t.files) for t in templates] == [["main.pkr.hcl"]]
+    assert problem_lines(problems) == [
+        "img/zero.pkr.hcl: not a regular file but a character device, which Packer would read "
+        "as a template (a FIFO or a device hangs it); make it a file or remove it"
+    ]
+
+
+def _permission_denied_target() -> str:
+    """A path whose stat fails with EACCES even for root (here: /proc/1/cwd in a sandbox)."""
+    target = "/proc/1/cwd/x"
+    try:
+        Path(target).stat()
+    except PermissionError:
+        return target
+    except OSError:
+        pass
+    pytest.skip("no path here whose stat is refused to root (/proc/1/cwd is readable)")
+
+
+def test_a_link_that_cannot_be_followed_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    target = _permission_denied_target()
+    write_tree(tmp_path, {"img/main.pkr.hcl": HCL})
+    (tmp_path / "img" / "README").symlink_to(target)
+    (tmp_path / "skipped").symlink_to(target)
+    templates, problems = discover(tmp_path, exclude=["skipped"])
+    assert [t.rel for t in templates] == ["img"]
+    assert problem_lines(problems) == [
+        "img/README: cannot tell what this is (Permission denied); make it readable, or add "
+        "it to exclude"
+    ]
+
+
+def test_kernel_filesystems_are_not_walked(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"img/main.pkr.hcl": HCL})
+    (tmp_path / "proc").symlink_to("/proc")
+    (tmp_path / "sys").symlink_to("/sys")
+    templates, problems = discover(tmp_path)
+    assert ([t.rel for t in templates], problems) == (["img"], [])
+    with pytest.raises(ProblemsError) as caught:
+        discover(Path("/proc"))
+    assert caught.value.lines == [
+        "/proc: a kernel filesystem holds no templates; give another root"
+    ]
 
 
 def test_var_files_in_json_are_not_legacy_templates(tmp_path: Path) -> None:
@@ -204,7 +295,8 @@ def test_invalid_json_mentioning_builders_is_a_problem_with_line_and_column(
     assert templates == []
     assert problem_lines(problems) == [
         "legacy/app.json:3:21: invalid JSON in legacy template: "
-        "Expecting property name enclosed in double quotes"
+        "Expecting property name enclosed in double quotes; fix it, or add the file to "
+        "exclude if it is no Packer template"
     ]
 
 
@@ -378,4 +470,7 @@ def test_an_unreadable_directory_is_a_problem(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o755)
     assert [t.rel for t in templates] == ["a"]
-    assert problem_lines(problems) == ["locked: cannot read directory: Permission denied"]
+    assert problem_lines(problems) == [
+        "locked: cannot read directory: Permission denied; give pargen read access to it or "
+        "add it to exclude"
+    ]

@@ -29,6 +29,17 @@ from pargen.packer.parse import (
 )
 from tests.helpers import write_tree
 
+# HCL's own messages, as Packer prints them.
+INVALID_EXPRESSION = (
+    "Invalid expression; Expected the start of an expression, but found an invalid "
+    "expression token."
+)
+MULTI_LINE_STRING = (
+    "Invalid multi-line string; Quoted strings may not be split over multiple lines. To "
+    "produce a multi-line string, either use the \\n escape to represent a newline character "
+    'or use the "heredoc" multi-line template syntax.'
+)
+
 SOURCES = """
 source "null" "a" {
   communicator = "none"
@@ -288,7 +299,8 @@ def test_values_that_do_not_decide_names_are_never_evaluated(tmp_path: Path) -> 
     files = hcl(
         """
 variable "unset" {
-  type = string
+  type    = string
+  default = ""
   validation {
     condition     = length(var.unset) > 100
     error_message = "Too short."
@@ -410,15 +422,13 @@ def test_bodies_that_never_decide_names_are_skipped_without_confusion(tmp_path: 
 
 def test_syntax_error_after_skipped_bodies_keeps_its_place(tmp_path: Path) -> None:
     files = hcl(SKIPPED_BODIES.replace('name = "later"', "name = ]"))
-    assert problems(tmp_path, files) == [
-        "build.pkr.hcl:33:10: invalid HCL syntax: unexpected ']'; fix the file"
-    ]
+    assert problems(tmp_path, files) == ["build.pkr.hcl:33:10: " + INVALID_EXPRESSION]
 
 
-def test_syntax_error_inside_a_provisioner_is_left_to_packer(tmp_path: Path) -> None:
-    # Documented trade-off: those bodies are not parsed, Packer reports it when it runs.
+def test_syntax_error_inside_a_provisioner_is_reported(tmp_path: Path) -> None:
+    # pargen never evaluates the body, but Packer rejects the whole template at parse time.
     files = hcl('build {\n  sources = ["null.a"]\n  provisioner "x" {\n    a = = 1\n  }\n}')
-    assert names(tmp_path, files) == ["null.a"]
+    assert problems(tmp_path, files) == ["build.pkr.hcl:10:9: " + INVALID_EXPRESSION]
 
 
 def test_interpolation_strip_markers_are_read(tmp_path: Path) -> None:
@@ -523,13 +533,15 @@ def test_legacy_names(tmp_path: Path) -> None:
 
 def test_hcl_syntax_error(tmp_path: Path) -> None:
     assert problems(tmp_path, hcl("build {\n  sources = [\n}")) == [
-        "build.pkr.hcl:9:1: invalid HCL syntax: unexpected '}'; fix the file"
+        "build.pkr.hcl:9:1: " + INVALID_EXPRESSION
     ]
 
 
 def test_invalid_json(tmp_path: Path) -> None:
     files = {"a.pkr.json": '{"source": {"null": {"a": {}}},\n "build": [}\n'}
-    assert problems(tmp_path, files) == ["a.pkr.json:2:12: invalid JSON: expecting a value"]
+    assert problems(tmp_path, files) == [
+        "a.pkr.json:2:12: invalid JSON: expecting a value; fix the JSON"
+    ]
 
 
 def test_invalid_legacy_json(tmp_path: Path) -> None:
@@ -540,7 +552,7 @@ def test_invalid_legacy_json(tmp_path: Path) -> None:
     )
     with pytest.raises(ProblemsError) as caught:
         parse_template(source, tmp_path, VarInputs())
-    assert caught.value.lines == ["t.json:3:1: invalid JSON: expecting a value"]
+    assert caught.value.lines == ["t.json:3:1: invalid JSON: expecting a value; fix the JSON"]
 
 
 def test_file_that_is_not_utf8(tmp_path: Path) -> None:
@@ -556,7 +568,9 @@ def test_file_gone_after_discovery(tmp_path: Path) -> None:
     )
     with pytest.raises(ProblemsError) as caught:
         parse_template(source, tmp_path, VarInputs())
-    assert caught.value.lines == ["gone.pkr.hcl: cannot read file: No such file or directory"]
+    assert caught.value.lines == [
+        "gone.pkr.hcl: cannot read file: No such file or directory; make it readable"
+    ]
 
 
 def test_duplicate_source_across_hcl_and_json(tmp_path: Path) -> None:
@@ -603,10 +617,51 @@ def test_variable_without_value(tmp_path: Path) -> None:
         'variable "n" {\n  type = string\n}\nlocals {\n  l = "${var.n}-x"\n}\n'
         'build {\n  name = local.l\n  sources = ["null.a"]\n}'
     )
+    # Packer refuses the whole template ("Unset variable"), whether a name needs it or not.
+    unset = (
+        'build.pkr.hcl:7:1: variable "n" is not set: it has no default and nothing gives it a '
+        'value (Packer: "Unset variable"); set it with --var n=..., a var file or PKR_VAR_n, or '
+        "give it a default"
+    )
+    assert problems(tmp_path, files) == [unset]
+    files = hcl('variable "n" {\n  type = string\n}\nbuild {\n  sources = ["null.a"]\n}')
+    assert problems(tmp_path / "unused", files) == [unset]
+    assert names(tmp_path / "unused", files, VarInputs(env={"PKR_VAR_n": "x"})) == ["null.a"]
+
+
+def test_interpolation_in_the_sources_list_is_evaluated(tmp_path: Path) -> None:
+    # Packer 1.7.9 and later decode name and sources with var and local in scope (1.6.6
+    # refuses variables in both); a reference label of a nested source block can never
+    # interpolate (HCL: "Invalid string literal", tests/packer/test_hcl_check.py).
+    files = hcl(
+        'variable "n" {\n  default = "b"\n}\n'
+        'build {\n  sources = ["source.null.${var.n}", "null.${"a"}"]\n}'
+    )
+    assert names(tmp_path, files) == ["null.b", "null.a"]
+    assert names(tmp_path, files, VarInputs(env={"PKR_VAR_n": "a"})) == ["null.a", "null.a"]
+
+
+def test_env_in_a_default_that_decides_a_name_is_refused(tmp_path: Path) -> None:
+    # Packer would read its own environment at build time; the rendered script runs in
+    # another one than the plan, so pargen refuses rather than pin today's value.
+    files = hcl(
+        'variable "region" {\n  default = env("AWS_REGION")\n}\n'
+        'build {\n  name = var.region\n  sources = ["null.a"]\n}'
+    )
     assert problems(tmp_path, files) == [
-        'build.pkr.hcl:11:10: variable "n" has no value: give it a default, or set it with '
-        "--var n=..., a var file or PKR_VAR_n (needed for the build name at build.pkr.hcl:14)"
+        'build.pkr.hcl:8:13: cannot evaluate `env("AWS_REGION")`: it reads the environment, '
+        "and it decides a build name: pargen plans before the build's environment exists, so "
+        "the rendered script would pin today's value; set this variable with --var, a var "
+        "file or PKR_VAR_<name> (which replace its default), or give it a literal default "
+        "(needed for the build name at build.pkr.hcl:11)"
     ]
+    # A value from outside replaces the default, which is then never read.
+    assert names(tmp_path, files, VarInputs(env={"PKR_VAR_region": "eu"})) == ["eu.null.a"]
+    # The default still gives the type: a string, so the text is taken as it is.
+    assert names(tmp_path, files, VarInputs(vars=(("region", "[a]"),))) == ["[a].null.a"]
+    # A default no name needs is never evaluated.
+    files = hcl('variable "region" {\n  default = env("X")\n}\nbuild {\n  sources = ["null.a"]\n}')
+    assert names(tmp_path / "unused", files) == ["null.a"]
 
 
 def test_for_each_over_a_data_source(tmp_path: Path) -> None:
@@ -698,17 +753,24 @@ def test_bad_variable_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         'variable "l" {\n  type = list(string)\n}\nvariable "n" {\n  type = number\n}\n'
         'build {\n  name = "${var.l[0]}${var.n}"\n  sources = ["null.a"]\n}'
     ) | {"v.pkrvars.hcl": "n = \n"}
-    assert problems(tmp_path, files, VarInputs(vars=(("l", "[a b"),))) == [
+    # Each value given from outside is checked, whether a name needs it or not.
+    assert problems(tmp_path, files, VarInputs(vars=(("l", "[a b"), ("n", "1")))) == [
         'build.pkr.hcl:7:1: cannot use the value of variable "l" from -var: invalid '
-        "expression `[a b`: unexpected 'b' (needed for the build name at build.pkr.hcl:14)"
+        "expression `[a b`: unexpected 'b'"
     ]
     assert problems(tmp_path, files, VarInputs(vars=(("l", '["a"]'), ("n", "two")))) == [
         'build.pkr.hcl:10:1: the value of variable "n" from -var does not fit its type: '
-        "a number is required, got string (needed for the build name at build.pkr.hcl:14)"
+        "a number is required, got string"
+    ]
+    # A PKR_VAR_ value too, even when a -var replaces it.
+    inputs = VarInputs(vars=(("l", '["a"]'), ("n", "1")), env={"PKR_VAR_n": "two"})
+    assert problems(tmp_path, files, inputs) == [
+        'build.pkr.hcl:10:1: the value of variable "n" from PKR_VAR_n does not fit its type: '
+        "a number is required, got string"
     ]
     # A broken var file is reported whether or not a name needs it, and ends the reading.
     assert problems(tmp_path, files, VarInputs(var_files=("v.pkrvars.hcl",))) == [
-        "v.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file"
+        "v.pkrvars.hcl:1:5: " + INVALID_EXPRESSION
     ]
 
 
@@ -721,8 +783,7 @@ def test_list_default_fixes_the_length_when_no_type_is_declared(tmp_path: Path) 
     assert problems(tmp_path, files, VarInputs(vars=(("l", '["x", "y"]'),))) == [
         'build.pkr.hcl:7:1: the value of variable "l" from -var does not fit its type: a list '
         "of 1 element(s) is required, got a list of 2 (the type comes from the default: "
-        "declare a type like list(string) to allow others) (needed for the for_each of a "
-        "dynamic block at build.pkr.hcl:12)"
+        "declare a type like list(string) to allow others)"
     ]
     assert names(tmp_path, files, VarInputs(vars=(("l", '["x"]'),))) == ["null.a"]
 
@@ -731,11 +792,10 @@ def test_legacy_problems(tmp_path: Path) -> None:
     files = {
         "l.json": """
 {
-  "variables": {"x": "ux", "y": null, "z": "{{env `Z`}}"},
+  "variables": {"x": "ux", "z": "{{env `Z`}}"},
   "builders": [
     {"type": "null"},
     {"type": "null"},
-    {"type": "null", "name": "{{user `y`}}"},
     {"type": "null", "name": "{{user `z`}}"},
     {"type": "null", "name": "{{timestamp}}"},
     {"type": "null", "name": "a,b"},
@@ -748,30 +808,91 @@ def test_legacy_problems(tmp_path: Path) -> None:
     assert problems(tmp_path, files) == [
         'l.json:5:5: duplicate builder name "null", first at line 4; give each builder a '
         'unique "name"',
-        'l.json:6:5: user variable "y" has no value: set it with --var y=... or a var file',
-        'l.json:7:5: cannot compute user variable "z" = "{{env `Z`}}" used in the builder '
-        "name; give it a literal default or set it with --var",
-        'l.json:8:5: cannot compute the builder name "{{timestamp}}": pargen only knows '
+        'l.json:6:5: user variable "z" = "{{env `Z`}}" reads the environment, and it decides '
+        "a builder name: pargen plans before the build's environment exists, so the rendered "
+        "script would pin today's value; set the variable with --var or a var file, or give "
+        "it a literal default",
+        'l.json:7:5: cannot compute the builder name "{{timestamp}}": pargen only knows '
         "{{user `x`}} in names; use a literal name",
-        'l.json:9:5: builder name "a,b" has a comma, which Packer\'s -only cannot select in '
+        'l.json:8:5: builder name "a,b" has a comma, which Packer\'s -only cannot select in '
         "a legacy template; rename it",
-        'l.json:10:5: builder 7 has no "type"; add one',
-        'l.json:11:5: the builder name "{{user `nope`}}" uses user variable "nope", which the '
-        'template does not declare; add it to "variables"',
+        'l.json:9:5: builder 6 has no "type"; add one',
+        'l.json:10:5: "{{user `nope`}}" uses user variable "nope", which is neither declared '
+        'nor given; add it to "variables" or set it with --var nope=...',
     ]
 
 
-def test_unclosed_string_is_reported_where_it_opens(tmp_path: Path) -> None:
-    # python-hcl2 reports some later token; Packer: "Unterminated template string" here.
+def test_legacy_variables_packer_refuses_before_building(tmp_path: Path) -> None:
+    # Packer checks every variable first: "required variable not set", and a user
+    # variable that uses one nobody defines ("Failed to interpolate").
+    files = {
+        "l.json": '{\n  "variables": {\n    "y": null,\n    "x": "{{user `nope`}}-{{user `y`}}"\n'
+        '  },\n  "builders": [{"type": "null"}]\n}\n'
+    }
+    assert problems(tmp_path, files) == [
+        'l.json:3:10: required variable "y" is not set (its default is null); set it with '
+        "--var y=... or a var file",
+        'l.json:4:10: user variable "x" uses "nope", which is neither declared nor given; '
+        "declare it or set it with --var nope=...",
+    ]
+    assert names(tmp_path, files, VarInputs(vars=(("y", "1"), ("nope", "2")))) == ["null"]
+
+
+def test_legacy_names_take_undeclared_and_nested_user_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every -var and -var-file value is a user variable, declared or not, and a value may
+    # use other user variables (Packer renders them until none is left).
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "l.json": """
+{
+  "variables": {"box": "{{user `os`}}-2204", "os": "ubuntu", "deep": "{{user `box`}}.x"},
+  "builders": [
+    {"type": "null", "name": "{{user `box`}}"},
+    {"type": "null", "name": "{{user `region`}}"},
+    {"type": "null", "name": "{{ user `deep` }}"}
+  ]
+}
+""",
+        "v.json": '{"region": "eu-{{user `os`}}"}\n',
+    }
+    assert names(tmp_path, files, VarInputs(var_files=("v.json",))) == [
+        "ubuntu-2204",
+        "eu-ubuntu",
+        "ubuntu-2204.x",
+    ]
+    inputs = VarInputs(var_files=("v.json",), vars=(("os", "debian"), ("region", "us")))
+    assert names(tmp_path, files, inputs) == ["debian-2204", "us", "debian-2204.x"]
+
+
+def test_legacy_user_variables_in_a_loop_are_a_problem(tmp_path: Path) -> None:
+    files = {
+        "l.json": '{"variables": {"a": "{{user `b`}}", "b": "x{{user `a`}}"},\n'
+        ' "builders": [{"type": "null", "name": "{{user `a`}}"}]}\n'
+    }
+    assert problems(tmp_path, files) == [
+        "l.json:2:15: user variables use each other in a loop (a -> b -> a); break it"
+    ]
+
+
+def test_unclosed_string_is_reported_as_packer_does(tmp_path: Path) -> None:
+    # HCL reports the end of the line, and every line the string then swallows (Packer 1.6.6
+    # prints these four errors too).
     files = hcl('build {\n  name = "abc\n  sources = ["null.a"]\n}')
     assert problems(tmp_path, files) == [
-        'build.pkr.hcl:8:10: this string is never closed: add the closing " on the same line '
-        "(for text over several lines, use \\n or a heredoc)"
+        "build.pkr.hcl:8:14: " + MULTI_LINE_STRING,
+        "build.pkr.hcl:8:14: Unterminated template string; No closing marker was found for "
+        "the string.",
+        "build.pkr.hcl:9:23: " + MULTI_LINE_STRING,
+        "build.pkr.hcl:10:2: " + MULTI_LINE_STRING,
     ]
-    # An earlier syntax error is still the one reported.
+    # An earlier syntax error comes first.
     files = hcl('locals {\n  a = = 1\n  b = "abc\n}')
     assert problems(tmp_path, files) == [
-        "build.pkr.hcl:8:7: invalid HCL syntax: unexpected '= 1'; fix the file"
+        "build.pkr.hcl:8:7: " + INVALID_EXPRESSION,
+        "build.pkr.hcl:9:11: " + MULTI_LINE_STRING,
+        "build.pkr.hcl:10:2: " + MULTI_LINE_STRING,
     ]
 
 
@@ -783,12 +904,12 @@ def test_invalid_escapes_are_reported_wherever_packer_reads_them(tmp_path: Path)
         '  provisioner "shell-local" {\n    inline = ["x\\U0001F6"]\n  }\n}\n'
     }
     assert problems(tmp_path, files) == [
-        'b.pkr.hcl:2:21: invalid escape sequence "\\T" in a string: write \\\\ for a '
-        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
-        "b.pkr.hcl:5:21: invalid escape sequence in a string: \\u must be followed by four "
-        "hexadecimal digits",
-        "b.pkr.hcl:8:17: invalid escape sequence in a string: \\U must be followed by eight "
-        "hexadecimal digits",
+        'b.pkr.hcl:2:21: Invalid escape sequence; The symbol "T" is not a valid escape '
+        "sequence selector.",
+        "b.pkr.hcl:5:21: Invalid escape sequence; The \\u escape sequence must be followed by "
+        "four hexadecimal digits.",
+        "b.pkr.hcl:8:17: Invalid escape sequence; The \\U escape sequence must be followed by "
+        "eight hexadecimal digits.",
     ]
 
 
@@ -809,8 +930,7 @@ def test_valid_escapes_heredocs_and_comments_keep_their_backslashes(
     assert problems(tmp_path, files, VarInputs(vars=(("l", '["a\\q"]'),))) == [
         'build.pkr.hcl:7:1: cannot use the value of variable "l" from -var: invalid expression '
         '`["a\\q"]`: invalid escape sequence "\\q" in a string: write \\\\ for a backslash; '
-        'a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN '
-        "(needed for the build name at build.pkr.hcl:11)"
+        'a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN'
     ]
 
 
@@ -848,12 +968,13 @@ def test_broken_auto_var_file_is_reported_even_when_no_name_needs_it(tmp_path: P
         "c.auto.pkrvars.json": '{"v": 1,}',
     }
     assert problems(tmp_path, files) == [
-        'a.auto.pkrvars.hcl:1:7: invalid escape sequence "\\q" in a string: write \\\\ for a '
-        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
-        'a.auto.pkrvars.hcl:2:6: invalid escape sequence "\\q" in a string: write \\\\ for a '
-        'backslash; a quoted string knows \\n \\r \\t \\" \\\\ \\uNNNN and \\UNNNNNNNN',
-        "b.auto.pkrvars.hcl:1:5: invalid HCL syntax: unexpected end of line; fix the file",
-        "c.auto.pkrvars.json:1:9: invalid JSON: expecting a property name in double quotes",
+        'a.auto.pkrvars.hcl:1:7: Invalid escape sequence; The symbol "q" is not a valid '
+        "escape sequence selector.",
+        'a.auto.pkrvars.hcl:2:6: Invalid escape sequence; The symbol "q" is not a valid '
+        "escape sequence selector.",
+        "b.auto.pkrvars.hcl:1:5: " + INVALID_EXPRESSION,
+        "c.auto.pkrvars.json:1:9: invalid JSON: expecting a property name in double quotes; "
+        "fix the JSON",
     ]
 
 

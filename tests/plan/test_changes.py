@@ -464,18 +464,20 @@ def test_input_hashes_cover_symlink_targets_auto_var_files_and_var_files(repo: P
     assert changed_ids(with_file, hashes(repo, var_files=(var_file,))) == set(with_file)
 
 
-def test_input_hashes_cover_declared_variables_only(repo: Path) -> None:
+def test_input_hashes_cover_the_variables_each_template_takes(repo: Path) -> None:
     before = hashes(repo)
     assert hashes(repo, env={"PKR_VAR_undeclared": "1"}) == before
-    assert hashes(repo, vars=(("undeclared", "1"),)) == before
+    # (A --var no template declares is refused: tests/plan/test_var_check.py.)
     assert changed_ids(before, hashes(repo, env={"PKR_VAR_region": "ap"})) == {
         "base/web/nginx:null.n"
     }
+    # A legacy template takes every --var (Packer makes each one a user variable).
     assert changed_ids(before, hashes(repo, vars=(("owner", "x"),))) == {
         "base:null.b",
         "base/web:null.w",
         "base/web/nginx:null.n",
         "solo:null.s",
+        "legacy/app.json:app",
     }
 
 

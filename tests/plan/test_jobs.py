@@ -277,13 +277,21 @@ def test_a_child_waits_only_for_the_selected_jobs_of_its_parent(tmp_path: Path) 
 
 
 def test_max_jobs_refuses_a_larger_plan(tmp_path: Path) -> None:
+    # Without a selection, planning stops at the first job too many.
     with pytest.raises(PargenError) as caught:
         plan_of(tmp_path, TREE, max_jobs=4)
+    assert caught.value.lines == [
+        "planning stopped at 5 jobs, more than --max-jobs 4; "
+        "narrow it with --only/--except or raise the limit"
+    ]
+    assert caught.value.code == 2
+    # A selection counts the jobs it keeps.
+    with pytest.raises(PargenError) as caught:
+        plan_of(tmp_path, TREE, max_jobs=4, only=("*",))
     assert caught.value.lines == [
         "the plan has 5 jobs, more than --max-jobs 4; "
         "narrow it with --only/--except or raise the limit"
     ]
-    assert caught.value.code == 2
 
 
 def test_max_jobs_counts_the_selected_jobs(tmp_path: Path) -> None:
@@ -301,12 +309,14 @@ def test_max_jobs_exits_2_from_the_command_line(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        "pargen: error: the plan has 5 jobs, more than --max-jobs 3; "
+        "pargen: error: planning stopped at 4 jobs, more than --max-jobs 3; "
         "narrow it with --only/--except or raise the limit\n"
     )
 
 
-def test_vars_go_only_to_templates_that_declare_them(tmp_path: Path) -> None:
+def test_vars_go_to_hcl2_templates_that_declare_them_and_to_every_legacy_one(
+    tmp_path: Path,
+) -> None:
     plan = plan_of(
         tmp_path,
         {
@@ -321,7 +331,7 @@ def test_vars_go_only_to_templates_that_declare_them(tmp_path: Path) -> None:
     )
     assert {job.id: job.vars for job in plan.jobs} == {
         ".:null.a": (("region", "us"), ("size", "l")),
-        "app.json:l": (("region", "us"),),
+        "app.json:l": (("region", "us"), ("size", "l"), ("undeclared", "1")),
         "other:null.o": (),
         "web:null.w": (("size", "l"),),
     }
