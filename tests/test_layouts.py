@@ -180,7 +180,10 @@ def test_unused_sources_are_one_line_unless_listed(tmp_path: Path) -> None:
 def test_a_template_with_no_builds_is_shown(tmp_path: Path) -> None:
     write_tree(
         tmp_path,
-        {"a/main.pkr.hcl": recording("a", "label"), "vars/main.pkr.hcl": 'variable "x" {\n  default = 1\n}\n'},
+        {
+            "a/main.pkr.hcl": recording("a", "label"),
+            "vars/main.pkr.hcl": 'variable "x" {\n  default = 1\n}\n',
+        },
     )
     assert pargen_in(tmp_path, "plan", ".").stdout.splitlines()[2] == "vars  (no builds)"
 

@@ -152,7 +152,7 @@ def _render(name: str, where: Where, variables: _Variables) -> str:
                 f'cannot compute the builder name "{name}": pargen only knows '
                 "{{user `x`}} in names; use a literal name",
             )
-        return variables.value(user.group(1) or user.group(2) or "", where, name)
+        return variables.value(user.group(1) or user.group(2) or "", where)
 
     return _ACTION.sub(action, name)
 
@@ -213,7 +213,7 @@ class _Variables:
     def _given(self, name: str) -> bool:
         return name in self.cli or any(name in values for values in self.files())
 
-    def value(self, name: str, where: Where, template: str) -> str:
+    def value(self, name: str, where: Where) -> str:
         if name not in self._values:
             if name in self._rendering:
                 cycle = " -> ".join([*self._rendering[self._rendering.index(name) :], name])
@@ -222,23 +222,21 @@ class _Variables:
                 )
             self._rendering.append(name)
             try:
-                self._values[name] = self._render(name, self._raw(name, where, template), where)
+                self._values[name] = self._render(name, self._raw(name, where), where)
             finally:
                 self._rendering.pop()
         return self._values[name]
 
-    def _raw(self, name: str, where: Where, template: str) -> str:
+    def _raw(self, name: str, where: Where) -> str:
         if name in self.cli:
             return self.cli[name]
         for values in reversed(self.files()):
             if name in values:
                 return _text(values[name], where, name)
         if name not in self.defaults:
-            raise TemplateError(
-                where,
-                f'"{template}" uses user variable "{name}", which is neither declared nor '
-                f'given; add it to "variables" or set it with --var {name}=...',
-            )
+            # Packer renders a user variable nobody declared or gave as "" in a builder's name
+            # (only one used by another variable's default is an error: undefined_references).
+            return ""
         return _text(self.defaults[name], where, name)
 
     def _render(self, name: str, text: str, where: Where) -> str:
@@ -250,7 +248,7 @@ class _Variables:
                 return match.group()  # Packer leaves {{ .Name }} for later
             user = _USER.fullmatch(inner)
             if user is not None:
-                return self.value(user.group(1) or user.group(2) or "", where, text)
+                return self.value(user.group(1) or user.group(2) or "", where)
             if _ENV.fullmatch(inner):
                 raise TemplateError(
                     where,

@@ -79,3 +79,29 @@ def test_a_var_overrides_a_default_other_defaults_use(
     done = exec_pargen(root, env, "--var", "os=debian", "--var", "region=us", "--var", "extra=x")
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(marks.read_text().splitlines()) == ["debian-2204 x us", "us x us"]
+
+
+def test_a_name_from_a_variable_nobody_gives_is_empty_as_packer_renders_it(
+    tmp_path: Path, script_env: dict[str, str]
+) -> None:
+    # Packer renders {{user `x`}} of an undeclared, ungiven x as "" in a builder's name and
+    # builds it under that name: pargen plans the same build, and -only= selects it alone.
+    template = {**TEMPLATE, "variables": {}}
+    template["builders"] = [
+        {"type": "null", "name": "{{user `region`}}", "communicator": "none"},
+        {"type": "null", "name": "other", "communicator": "none"},
+    ]
+    # ({{build_name}} is not available to a build named "", in Packer itself.)
+    template["provisioners"] = [
+        {"type": "shell-local", "inline": ['echo "[$PACKER_BUILD_NAME]" >> "$MARKS"']}
+    ]
+    root = write_tree(tmp_path / "tree", {"app.json": json.dumps(template, indent=2)})
+    marks = tmp_path / "seen"
+    done = exec_pargen(root, {**script_env, "MARKS": str(marks)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    plan = json.loads((root / ".pargen" / "runs" / "latest" / "plan.json").read_text())
+    assert [(job["id"], job["only"]) for job in plan["jobs"]] == [
+        ("app.json:", ""),
+        ("app.json:other", "other"),
+    ]
+    assert sorted(marks.read_text().splitlines()) == ["[]", "[other]"]

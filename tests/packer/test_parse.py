@@ -817,8 +817,6 @@ def test_legacy_problems(tmp_path: Path) -> None:
         'l.json:8:5: builder name "a,b" has a comma, which Packer\'s -only cannot select in '
         "a legacy template; rename it",
         'l.json:9:5: builder 6 has no "type"; add one',
-        'l.json:10:5: "{{user `nope`}}" uses user variable "nope", which is neither declared '
-        'nor given; add it to "variables" or set it with --var nope=...',
     ]
 
 
